@@ -36,6 +36,8 @@ _SRGB_GAMMA_THRESHOLD = 0.0031308  # gamma compression switch (linear side)
 _LAB_F_THRESHOLD = 0.008856  # (6/29)^3 as rounded by scikit-image
 _LAB_F_INV_THRESHOLD = 0.2068966  # 6/29 as rounded by scikit-image
 _LAB_KAPPA = 7.787
+# a pixel counts as out of gamut when clipping moves a channel by more than half an 8-bit level
+GAMUT_TOLERANCE = 0.5 / 255
 
 
 def encode_lab(lab: torch.Tensor) -> torch.Tensor:
@@ -95,8 +97,9 @@ def lab_to_rgb(
     lab : Tensor (N, 3, H, W)
         L in [0, 100], a and b in Lab units.
     return_out_of_gamut : bool
-        Also return, per image, the fraction of pixels that had to be clipped (any sRGB
-        channel outside [0, 1] before clipping, or a negative Z, which scikit-image clips).
+        Also return, per image, the fraction of pixels that had to be clipped: any sRGB
+        channel outside [0, 1] by more than ``GAMUT_TOLERANCE`` (half an 8-bit level) before
+        clipping, or a negative Z (which scikit-image clips too).
 
     Returns
     -------
@@ -120,7 +123,8 @@ def lab_to_rgb(
     clipped = rgb.clamp(0.0, 1.0)
     if not return_out_of_gamut:
         return clipped
-    outside = ((rgb < 0) | (rgb > 1)).any(dim=1, keepdim=True) | negative_z
+    outside = ((rgb < -GAMUT_TOLERANCE) | (rgb > 1 + GAMUT_TOLERANCE)).any(dim=1, keepdim=True)
+    outside = outside | negative_z
     return clipped, outside.flatten(1).float().mean(dim=1)
 
 

@@ -73,10 +73,11 @@ def load_rgb(
             w, h = im.size
             if w * h > max_pixels:
                 raise ImageError(
-                    path, "too_large",
+                    path,
+                    "too_large",
                     f"{w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,} "
                     "(a decompression bomb, or a genuinely huge image: raise max_pixels)",
-                )  # fmt: skip
+                )
             im = ImageOps.exif_transpose(im)
             im.load()
             rgb = _to_rgb8(im, path)
@@ -94,10 +95,11 @@ def load_rgb(
         ) from err
     if require_color and is_grayscale(rgb):
         raise ImageError(
-            path, "grayscale",
+            path,
+            "grayscale",
             "grayscale photo in a colour folder (no colour to learn from); remove it, or pass "
             "on_bad='skip' to skip such files",
-        )  # fmt: skip
+        )
     return rgb
 
 
@@ -119,10 +121,11 @@ def center_crop_resize(
     side = min(h, w)
     if side < size and not allow_upscale:
         raise ImageError(
-            path, "too_small",
+            path,
+            "too_small",
             f"{w}x{h} is smaller than image_size={size}; use a smaller image_size, remove the "
             "file, or pass allow_upscale=True",
-        )  # fmt: skip
+        )
     top, left = (h - side) // 2, (w - side) // 2
     square = Image.fromarray(rgb[top : top + side, left : left + side])
     if side != size:
@@ -200,11 +203,12 @@ def _check_pairs(color: list[Path], black: list[Path], cdir: Path, bdir: Path) -
     if c != b:
         only_c, only_b = sorted(c - b), sorted(b - c)
         raise ImageError(
-            cdir, "mismatch",
+            cdir,
+            "mismatch",
             f"{len(only_c)} file(s) without a partner in {bdir.name}/ (e.g. {only_c[:3]}) and "
             f"{len(only_b)} in {bdir.name}/ without one here (e.g. {only_b[:3]}); the *_color "
             "and *_black folders must hold the same file names",
-        )  # fmt: skip
+        )
 
 
 # --- decoded sets ---------------------------------------------------------------------------
@@ -251,8 +255,9 @@ def load_images(
     for path in files:
         try:
             rgb = load_rgb(path, max_pixels=max_pixels)
-            images.append(center_crop_resize(rgb, image_size, allow_upscale=allow_upscale,
-                                             path=path))  # fmt: skip
+            images.append(
+                center_crop_resize(rgb, image_size, allow_upscale=allow_upscale, path=path)
+            )
             names.append(path.name)
         except ImageError as err:
             if on_bad == "raise":
@@ -261,8 +266,9 @@ def load_images(
             log.warning("skipped %s", err)
     if skipped:
         counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(skipped.items()))
-        log.warning("skipped %d of %d files (%s)", sum(map(len, skipped.values())),
-                    len(files), counts)  # fmt: skip
+        log.warning(
+            "skipped %d of %d files (%s)", sum(map(len, skipped.values())), len(files), counts
+        )
     if not images:
         raise ValueError(f"no usable images among {len(files)} files (skipped: {skipped})")
     out = ImageSet(np.stack(images), names, skipped)
@@ -284,8 +290,9 @@ def load_images(
 def _cache_path(files, image_size, on_bad, allow_upscale, max_pixels, cache_dir) -> Path | None:
     if cache_dir is None:
         return None
-    h = hashlib.sha256(repr((_CACHE_VERSION, image_size, on_bad, allow_upscale,
-                             max_pixels)).encode())  # fmt: skip
+    h = hashlib.sha256(
+        repr((_CACHE_VERSION, image_size, on_bad, allow_upscale, max_pixels)).encode()
+    )
     for p in files:
         st = Path(p).stat()
         h.update(f"{Path(p).resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -366,10 +373,19 @@ def apply_augmentation(rgb: torch.Tensor, aug: Augmentation, g: torch.Generator)
     if aug.rotation_deg or aug.translate:
         side = rgb.shape[-1]
         angle = (2 * u[1] - 1) * aug.rotation_deg
-        shift = [round((2 * u[2] - 1) * aug.translate * side),
-                 round((2 * u[3] - 1) * aug.translate * side)]  # fmt: skip
-        rgb = TF.affine(rgb, angle=angle, translate=shift, scale=1.0, shear=[0.0, 0.0],
-                        interpolation=TF.InterpolationMode.BILINEAR, fill=0)  # fmt: skip
+        shift = [
+            round((2 * u[2] - 1) * aug.translate * side),
+            round((2 * u[3] - 1) * aug.translate * side),
+        ]
+        rgb = TF.affine(
+            rgb,
+            angle=angle,
+            translate=shift,
+            scale=1.0,
+            shear=[0.0, 0.0],
+            interpolation=TF.InterpolationMode.BILINEAR,
+            fill=0,
+        )
     if aug.brightness:
         rgb = TF.adjust_brightness(rgb, 1 + (2 * u[4] - 1) * aug.brightness)
     if aug.contrast:

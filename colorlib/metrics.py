@@ -214,8 +214,13 @@ class LPIPS(nn.Module):
             self.net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)
         features, source = load_features("alexnet", weights_dir=weights_dir, backbone=backbone)
         self.weights_source: WeightSource = source
-        for block in (self.net.net.slice1, self.net.net.slice2, self.net.net.slice3,
-                      self.net.net.slice4, self.net.net.slice5):  # fmt: skip
+        for block in (
+            self.net.net.slice1,
+            self.net.net.slice2,
+            self.net.net.slice3,
+            self.net.net.slice4,
+            self.net.net.slice5,
+        ):
             for index, module in block.named_children():
                 module.load_state_dict(features[int(index)].state_dict())
         self.eval()

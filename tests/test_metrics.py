@@ -1,0 +1,183 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from colorlib.color import encode_lab, rgb_to_lab
+from colorlib.metrics import (
+    GRAY,
+    LPIPS,
+    ciede2000,
+    colorfulness,
+    evaluate_pair,
+    overall_score,
+    psnr,
+    ssim,
+)
+
+
+def test_ciede2000_reproduces_sharma_in_both_orders(reference):
+    t = pd.read_csv(reference / "ciede2000_sharma2005.csv")
+    assert len(t) == 34
+    lab1, lab2 = t[["L1", "a1", "b1"]].to_numpy(), t[["L2", "a2", "b2"]].to_numpy()
+    np.testing.assert_allclose(ciede2000(lab1, lab2), t["dE00"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(ciede2000(lab2, lab1), t["dE00"], atol=1e-4, rtol=0)
+
+
+def test_ciede2000_matches_colormath_on_random_pairs():
+    from colormath.color_diff import delta_e_cie2000
+    from colormath.color_objects import LabColor
+
+    np.asscalar = lambda a: a.item()  # colormath 3.0.0 calls the removed numpy.asscalar
+    rng = np.random.default_rng(2)
+    n = 300
+    lab1 = np.stack(
+        [rng.uniform(0, 100, n), rng.uniform(-100, 100, n), rng.uniform(-100, 100, n)], axis=1
+    )
+    lab2 = lab1 + rng.normal(0, 15, (n, 3))
+    expected = [delta_e_cie2000(LabColor(*p), LabColor(*q)) for p, q in zip(lab1, lab2)]
+    # colormath differs in float rounding only (worst seen 8e-6); Sharma's data are to 1e-4
+    np.testing.assert_allclose(ciede2000(lab1, lab2), expected, atol=1e-4, rtol=0)
+
+
+def test_ciede2000_is_per_pixel_and_accepts_torch():
+    rng = np.random.default_rng(3)
+    a = rng.uniform(-50, 50, (2, 5, 7, 3)) + [50, 0, 0]
+    b = a + rng.normal(0, 3, a.shape)
+    out = ciede2000(a, b)
+    assert out.shape == (2, 5, 7)
+    np.testing.assert_allclose(ciede2000(torch.from_numpy(a), torch.from_numpy(b)), out)
+    assert np.all(ciede2000(a, a) == 0)
+    with pytest.raises(ValueError, match="channel-last"):
+        ciede2000(a[..., :2], b[..., :2])
+
+
+def _noisy_pair(dtype=np.float64, shape=(3, 40, 56, 3)):
+    rng = np.random.default_rng(4)
+    a = rng.random(shape)
+    b = np.clip(a + rng.normal(0, 0.08, shape), 0, 1)
+    return a.astype(dtype), b.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_psnr_and_ssim_equal_skimage(dtype, tol):
+    a, b = _noisy_pair(dtype)
+    for i in range(len(a)):
+        assert psnr(a[i], b[i], data_range=1.0) == pytest.approx(
+            peak_signal_noise_ratio(a[i], b[i], data_range=1.0), abs=tol
+        )
+        assert ssim(a[i], b[i], data_range=1.0) == pytest.approx(
+            structural_similarity(a[i], b[i], channel_axis=-1, data_range=1.0), abs=tol
+        )
+    assert psnr(a, b, data_range=1.0).shape == (3,)
+    assert ssim(a, b, data_range=1.0).shape == (3,)
+    a255, b255 = a * 255, b * 255
+    assert ssim(a255[0], b255[0], data_range=255.0) == pytest.approx(
+        structural_similarity(a255[0], b255[0], channel_axis=-1, data_range=255.0), abs=tol
+    )
+
+
+def test_psnr_ssim_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(np.zeros((8, 8, 3)), np.zeros((8, 9, 3)), data_range=1.0)
+    with pytest.raises(TypeError):
+        ssim(np.zeros((8, 8, 3)), np.zeros((8, 8, 3)))  # data_range is required
+
+
+def test_colorfulness_hasler_susstrunk():
+    gray = np.full((4, 4, 3), 0.5)
+    assert colorfulness(gray) == 0.0
+    # pure red everywhere: rg = 255, yb = 127.5, no spread -> M = 0.3 * sqrt(255² + 127.5²)
+    red = np.zeros((4, 4, 3))
+    red[..., 0] = 1
+    assert colorfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))
+    # half red, half green: signed rg = ±255 (no abs), mean 0
+    rg = np.zeros((2, 2, 3))
+    rg[0, :, 0] = 1
+    rg[1, :, 1] = 1
+    expected = np.sqrt(255.0**2 + 0.0**2) + 0.3 * np.hypot(0, 127.5)
+    assert colorfulness(rg) == pytest.approx(expected)
+    assert colorfulness(np.stack([gray, red])).shape == (2,)
+
+
+def test_overall_score_reproduces_the_original_table(reference):
+    t = pd.read_csv(reference / "seed_results.csv").set_index("model")
+    score = overall_score(t[["psnr", "ssim", "ciede2000", "lpips"]])
+    assert np.abs(score - t["overall_score"]).max() <= 0.001
+    assert score.idxmax() == "A"
+
+
+def test_overall_score_requires_columns_and_handles_ties():
+    with pytest.raises(ValueError, match="missing"):
+        overall_score(pd.DataFrame({"psnr": [1.0, 2.0]}))
+    df = pd.DataFrame(
+        {"psnr": [20.0, 30.0], "ssim": [0.9, 0.9], "ciede2000": [5.0, 10.0], "lpips": [0.2, 0.1]},
+        index=["x", "y"],
+    )
+    s = overall_score(df)
+    assert s["x"] == pytest.approx((0 + 1 + 1 + 0) / 4)
+    assert s["y"] == pytest.approx((1 + 1 + 0 + 1) / 4)
+
+
+def _load(path) -> torch.Tensor:
+    arr = np.array(Image.open(path).convert("RGB"), dtype=np.float32)
+    return torch.from_numpy(arr).permute(2, 0, 1)[None] / 127.5 - 1
+
+
+@pytest.mark.weights
+def test_lpips_reproduces_the_official_calibration(reference):
+    expected = pd.read_csv(reference / "lpips_calibration" / "expected.csv")
+    metric = LPIPS()
+    assert metric.weights_source.imagenet_verified
+    for _, row in expected.iterrows():
+        ref = _load(reference / "lpips_calibration" / "ref" / f"{row['image']}.png")
+        dist = _load(reference / "lpips_calibration" / "dist" / f"{row['image']}.png")
+        value = metric(dist, ref).item()
+        assert f"{value:.4g}" == f"{row['lpips_alex_v0.1']:.4g}", (row["image"], value)
+
+
+def test_lpips_random_backbone_is_labelled_and_batched():
+    metric = LPIPS(backbone="random")
+    assert metric.weights_source.kind == "random"
+    x = torch.rand(3, 3, 64, 64) * 2 - 1
+    out = metric(x, x.flip(0))
+    assert out.shape == (3,)
+    assert metric(x, x).abs().max() == 0
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        metric(x, x[:, :2])
+
+
+def _lab_batch(n=2, size=32, seed=5):
+    g = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(n, 3, size, size, generator=g, dtype=torch.float64)
+    lab = encode_lab(rgb_to_lab(rgb))
+    return lab[:, :1], lab[:, 1:]
+
+
+def test_evaluate_pair_perfect_and_gray():
+    L, ab = _lab_batch()
+    perfect = evaluate_pair(L, ab, ab)
+    np.testing.assert_allclose(perfect["ciede2000"], 0, atol=1e-9)
+    np.testing.assert_allclose(perfect["ssim"], 1, atol=1e-12)
+    assert np.all(np.isinf(perfect["psnr"]))
+    np.testing.assert_allclose(perfect["colorfulness_pred"], perfect["colorfulness_true"])
+    assert "lpips" not in perfect
+
+    gray = evaluate_pair(L, GRAY(L), ab, lpips=LPIPS(backbone="random"))
+    assert set(gray) == {
+        "psnr",
+        "ssim",
+        "ciede2000",
+        "lpips",
+        "colorfulness_pred",
+        "colorfulness_true",
+        "out_of_gamut",
+    }
+    assert all(v.shape == (2,) for v in gray.values())
+    assert np.all(gray["ciede2000"] > 1) and np.all(gray["psnr"] < 40)
+    # a = b = 0 is the D65 white point: neutral up to the rounding of sRGB's matrix
+    np.testing.assert_allclose(gray["colorfulness_pred"], 0, atol=0.01)
+    assert np.all(gray["out_of_gamut"] == 0)
+    assert GRAY.name == "GRAY"
