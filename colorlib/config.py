@@ -1,0 +1,222 @@
+"""Experiment configuration: one frozen, typed dataclass, the study's presets and scale profiles.
+
+A run is ``preset + profile + overrides``::
+
+    cfg = make_config("C", profile="cpu", data_dir="../shared/data/bsds500", epochs=3)
+
+Presets (``A``–``F`` and the four ablations of C) set only the losses, exactly as STUDY.md's
+table; profiles (``full``, ``cpu``, ``smoke``) set only the scale. Neither changes the code path.
+Unknown keys and wrong types raise, as nanoGPT's configurator does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Every knob of a colorization experiment (defaults = the study's ``full`` scale)."""
+
+    model_id: str = "A"  # names the output folders models/{ID}, results/{ID}
+    # --- losses: L_G = lambda_l1 * L1 + lambda_perceptual * L_perc + L_adv (enabled terms)
+    use_l1: bool = True
+    lambda_l1: float = 100.0
+    use_perceptual: bool = False
+    lambda_perceptual: float = 10.0
+    use_gan: bool = False
+    # --- networks
+    image_size: int = 256  # power of two >= 32; the U-Net has log2(image_size) levels
+    ngf: int = 64  # generator width (pix2pix ngf)
+    ndf: int = 64  # discriminator width
+    # --- optimisation (Adam for G and D; constant lr, then linear decay to 0 at `epochs`)
+    batch_size: int = 64
+    epochs: int = 50
+    decay_start: int = 25  # epochs at constant lr before the linear decay
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # --- augmentation (training only; STUDY.md)
+    augment: bool = True
+    hflip: bool = True
+    rotation_deg: float = 15.0
+    translate: float = 0.1
+    color_jitter: bool = True
+    # --- data
+    data_dir: str = "data/colorize_dataset/data"  # Kaggle layout or a photo folder
+    train_splits: tuple[str, ...] = ("train",)
+    val_split: str = "val"  # used when val_holdout == 0
+    val_holdout: int = 0  # > 0: hold this many training photos out (seeded) for validation
+    test_split: str = "test"
+    max_train_images: int = 0  # 0 = all; caps keep the smoke profile fast
+    max_test_images: int = 0
+    on_bad: str = "skip"  # "skip" (logged, counted) or "raise" for unusable photos
+    # --- run
+    seed: int = 42
+    checkpoint_every: int = 10  # interval checkpoints models/{ID}/checkpoint_epoch_*.pt
+    val_sample_count: int = 4  # validation images in val_samples_{ID}_epoch_*.png
+    device: str = "auto"  # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
+    bf16_autocast: bool = True  # on CUDA only
+    channels_last: bool = True  # on CUDA only
+    num_workers: int = 0
+    backbone: str = "imagenet"  # "random" only for tiny tests: results labelled as such
+    # --- output roots (relative paths are relative to the working directory)
+    models_dir: str = "models"
+    results_dir: str = "results"
+    cache_dir: str = "data/cache"
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        if not (self.use_l1 or self.use_perceptual or self.use_gan):
+            raise ValueError("at least one of use_l1, use_perceptual, use_gan must be True")
+        if not 0 <= self.decay_start <= self.epochs or self.epochs < 1:
+            raise ValueError(
+                f"need 1 <= epochs and 0 <= decay_start <= epochs; got epochs={self.epochs}, "
+                f"decay_start={self.decay_start}"
+            )
+        if self.on_bad not in ("skip", "raise"):
+            raise ValueError(f"on_bad must be 'skip' or 'raise'; got {self.on_bad!r}")
+        for name in ("batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
+        """Build from a plain dict; unknown keys and wrong types raise ``ValueError``/``TypeError``."""
+        _check_keys(values)
+        return cls(**{k: _coerce_sequence(k, v) for k, v in values.items()})
+
+    def replace(self, **overrides: Any) -> ExperimentConfig:
+        _check_keys(overrides)
+        return dataclasses.replace(
+            self, **{k: _coerce_sequence(k, v) for k, v in overrides.items()}
+        )
+
+
+# STUDY.md, "Configurations": losses only.
+PRESETS: dict[str, dict[str, Any]] = {
+    "A": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=False),
+    "B": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=True),
+    "C": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=10.0,
+              use_gan=True),
+    "D": dict(use_l1=False, use_perceptual=True, lambda_perceptual=10.0, use_gan=False),
+    "E": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=10.0,
+              use_gan=False),
+    "F": dict(use_l1=False, use_perceptual=True, lambda_perceptual=10.0, use_gan=True),
+    "C_L1_LOW": dict(use_l1=True, lambda_l1=50.0, use_perceptual=True, lambda_perceptual=10.0,
+                     use_gan=True),
+    "C_L1_HIGH": dict(use_l1=True, lambda_l1=200.0, use_perceptual=True,
+                      lambda_perceptual=10.0, use_gan=True),
+    "C_PERCEPTUAL_LOW": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True,
+                             lambda_perceptual=5.0, use_gan=True),
+    "C_PERCEPTUAL_HIGH": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True,
+                              lambda_perceptual=20.0, use_gan=True),
+}  # fmt: skip
+BASELINES = ("GRAY",)  # evaluated, never trained
+
+# Scale only. `cpu`: see README "Profiles" for the measured time of all ten models.
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": dict(image_size=256, ngf=64, ndf=64, batch_size=64, epochs=50, decay_start=25,
+                 checkpoint_every=10),
+    "cpu": dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=8, decay_start=4,
+                checkpoint_every=4, max_test_images=100),
+    "smoke": dict(image_size=32, ngf=8, ndf=8, batch_size=4, epochs=2, decay_start=1,
+                  checkpoint_every=1, max_train_images=16, max_test_images=4,
+                  val_sample_count=2),
+}  # fmt: skip
+
+
+def make_config(model_id: str, profile: str = "full", **overrides: Any) -> ExperimentConfig:
+    """Preset ``model_id`` at scale ``profile``, then ``overrides`` (any field).
+
+    ``GRAY`` gives the data/scale settings for evaluating the ab = 0 baseline.
+    """
+    if model_id not in PRESETS and model_id not in BASELINES:
+        raise ValueError(f"unknown model {model_id!r}; choose from {sorted(PRESETS)} or GRAY")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    values = {"model_id": model_id, **PRESETS.get(model_id, {}), **PROFILES[profile]}
+    _check_keys(overrides)
+    values.update(overrides)
+    return ExperimentConfig.from_dict(values)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["epochs=3", "use_gan=false", "train_splits=train,val"]`` -> typed dict."""
+    out: dict[str, Any] = {}
+    hints = _hints()
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ValueError(f"override {pair!r} is not key=value")
+        _check_keys({key: None})
+        out[key] = _parse_value(key, raw, hints[key])
+    return out
+
+
+# --- type checking --------------------------------------------------------------------------
+
+
+def _hints() -> dict[str, Any]:
+    return typing.get_type_hints(ExperimentConfig)
+
+
+def _check_keys(values: dict[str, Any]) -> None:
+    known = {f.name for f in fields(ExperimentConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+
+
+def _coerce_sequence(key: str, value: Any) -> Any:
+    # JSON gives lists where the config holds tuples
+    is_tuple = typing.get_origin(_hints()[key]) is tuple
+    return tuple(value) if is_tuple and isinstance(value, list) else value
+
+
+def _check_types(cfg: ExperimentConfig) -> None:
+    for name, hint in _hints().items():
+        value = getattr(cfg, name)
+        if not _is_instance(value, hint):
+            raise TypeError(f"config key {name!r} must be {_type_name(hint)}; got {value!r}")
+
+
+def _is_instance(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item, _) = typing.get_args(hint)
+        return isinstance(value, tuple) and all(_is_instance(v, item) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_instance(value, h) for h in typing.get_args(hint))
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint))
+
+
+def _parse_value(key: str, raw: str, hint: Any) -> Any:
+    if typing.get_origin(hint) is tuple:
+        return tuple(s.strip() for s in raw.split(",") if s.strip())
+    if hint is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise TypeError(f"config key {key!r} must be a boolean (true/false); got {raw!r}")
+    try:
+        return hint(raw) if hint in (int, float) else raw
+    except ValueError as err:
+        raise TypeError(f"config key {key!r} must be {_type_name(hint)}; got {raw!r}") from err

@@ -1,0 +1,138 @@
+"""Devices, seeding, hardware info and run provenance (``results/{ID}/run.json``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import random
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from colorlib.io import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+PACKAGES = ("colorlib", "torch", "torchvision", "numpy", "scikit-image", "lpips", "pandas",
+            "pillow")  # fmt: skip
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``"auto"`` picks cuda > mps > cpu; an explicit name must be available. Logged."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available; use 'cpu'")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} requested but MPS is not available; use 'cpu'")
+    log.info("device: %s (%s)", device, device_name(device))
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    return platform.processor() or platform.machine()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch; deterministic algorithms (cuDNN included)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG state, as tensors and plain data (loadable with ``weights_only=True``)."""
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(_tuples(state["python"]))
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(x: Any) -> Any:
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def git_revision(root: Path | None = None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        return out + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def hardware_info() -> dict[str, Any]:
+    """The original's hardware check, as data (``python -m colorlib info`` prints it)."""
+    cuda = torch.cuda.is_available()
+    info: dict[str, Any] = {
+        "torch": torch.__version__,
+        "cuda_available": cuda,
+        "cuda_version": torch.version.cuda,
+        "mps_available": bool(getattr(torch.backends, "mps", None)
+                              and torch.backends.mps.is_available()),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "auto_device": str(select_device("auto")),
+    }  # fmt: skip
+    if cuda:
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        info["bf16_supported"] = torch.cuda.is_bf16_supported()
+    else:
+        info["bf16_supported"] = False
+    return info
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    return atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())

@@ -1,0 +1,399 @@
+"""Training: one code path for every preset and profile (STUDY.md, "Training").
+
+Per batch: the discriminator step (when the GAN is on), then the generator step, as pix2pix's
+``optimize_parameters``. Adam for both; the learning rate is constant for ``decay_start``
+epochs, then decays linearly to zero at ``epochs``. After every epoch: validation L1 (generator
+in eval mode), ``best_model.pt`` when it improves, interval checkpoints and sample grids, and the
+full training state, written atomically, so ``resume=True`` continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from colorlib.checkpoints import load_checkpoint, save_checkpoint
+from colorlib.config import ExperimentConfig
+from colorlib.data import (
+    Augmentation,
+    ColorizationDataset,
+    ImageSet,
+    dataset_fingerprint,
+    find_images,
+    load_images,
+)
+from colorlib.losses import (
+    VGG16PerceptualLoss,
+    discriminator_loss,
+    generator_adversarial_loss,
+    l1_ab_loss,
+)
+from colorlib.networks import PatchDiscriminator, UnetGenerator
+from colorlib.reporting import plot_history, sample_grid, write_csv
+from colorlib.runtime import (
+    git_revision,
+    package_versions,
+    rng_state,
+    seed_everything,
+    select_device,
+    set_rng_state,
+    write_json,
+)
+
+log = logging.getLogger(__name__)
+
+# fields that may differ between a run and its resume (where, not what, is computed)
+RESUMABLE_CHANGES = frozenset({"device", "num_workers", "models_dir", "results_dir", "cache_dir"})
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN/inf; the message names epoch and step and the checkpoint kept."""
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    models: Path  # models/{ID}
+    results: Path  # results/{ID}
+
+    @classmethod
+    def of(cls, cfg: ExperimentConfig) -> RunPaths:
+        return cls(Path(cfg.models_dir) / cfg.model_id, Path(cfg.results_dir) / cfg.model_id)
+
+    @property
+    def state(self) -> Path:
+        return self.models / "training_state.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.models / "best_model.pt"
+
+    def checkpoint(self, epoch: int) -> Path:
+        return self.models / f"checkpoint_epoch_{epoch}.pt"
+
+    def history_csv(self, model_id: str) -> Path:
+        return self.results / f"training_history_{model_id}.csv"
+
+    def run_json(self) -> Path:
+        return self.results / "run.json"
+
+
+class LinearDecay:
+    """lr factor: 1 for ``decay_start`` epochs, then linear to 0 at ``epochs`` (picklable)."""
+
+    def __init__(self, epochs: int, decay_start: int) -> None:
+        self.epochs, self.decay_start = epochs, decay_start
+
+    def __call__(self, epoch: int) -> float:
+        if epoch < self.decay_start:
+            return 1.0
+        return max(0.0, (self.epochs - epoch) / max(1, self.epochs - self.decay_start))
+
+
+def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
+    """Decoded train and validation sets, and the dataset fingerprint for provenance."""
+    files = find_images(cfg.data_dir, cfg.train_splits)
+    if cfg.val_holdout > 0:
+        if cfg.val_holdout >= len(files):
+            raise ValueError(f"val_holdout={cfg.val_holdout} leaves no training photos "
+                             f"({len(files)} found in {cfg.data_dir})")  # fmt: skip
+        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(cfg.seed))
+        held = set(order[: cfg.val_holdout].tolist())
+        val_files = [f for i, f in enumerate(files) if i in held]
+        files = [f for i, f in enumerate(files) if i not in held]
+    else:
+        val_files = find_images(cfg.data_dir, cfg.val_split)
+    if cfg.max_train_images:
+        files = files[: cfg.max_train_images]
+        val_files = val_files[: max(cfg.batch_size, cfg.max_train_images // 4)]
+    kw = dict(on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
+    train = load_images(files, cfg.image_size, **kw)
+    val = load_images(val_files, cfg.image_size, **kw)
+    return train, val, dataset_fingerprint(files + val_files)
+
+
+def augmentation_of(cfg: ExperimentConfig) -> Augmentation | None:
+    if not cfg.augment:
+        return None
+    jitter = (
+        Augmentation()
+        if cfg.color_jitter
+        else Augmentation(brightness=0, contrast=0, saturation=0, hue=0)
+    )
+    return Augmentation(hflip=cfg.hflip, rotation_deg=cfg.rotation_deg, translate=cfg.translate,
+                        brightness=jitter.brightness, contrast=jitter.contrast,
+                        saturation=jitter.saturation, hue=jitter.hue)  # fmt: skip
+
+
+class Trainer:
+    """Trains one configuration; ``fit()`` runs (or resumes) it to the end."""
+
+    def __init__(self, cfg: ExperimentConfig, *, progress: bool = True) -> None:
+        if cfg.model_id == "GRAY":
+            raise ValueError("GRAY is the ab = 0 baseline: evaluate it, there is nothing to train")
+        self.cfg = cfg
+        self.paths = RunPaths.of(cfg)
+        self.progress = progress
+        self.device = select_device(cfg.device)
+        self.cuda = self.device.type == "cuda"
+        seed_everything(cfg.seed)
+        self.G = UnetGenerator(cfg.image_size, cfg.ngf).to(self.device)
+        self.D = PatchDiscriminator(ndf=cfg.ndf).to(self.device) if cfg.use_gan else None
+        self.perceptual = (
+            VGG16PerceptualLoss(backbone=cfg.backbone).to(self.device)
+            if cfg.use_perceptual
+            else None
+        )
+        if self.cuda and cfg.channels_last:
+            for net in (self.G, self.D, self.perceptual):
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        self.sched_G = torch.optim.lr_scheduler.LambdaLR(
+            self.opt_G, LinearDecay(cfg.epochs, cfg.decay_start)
+        )
+        self.opt_D = self.sched_D = None
+        if self.D is not None:
+            self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+            self.sched_D = torch.optim.lr_scheduler.LambdaLR(
+                self.opt_D, LinearDecay(cfg.epochs, cfg.decay_start)
+            )
+        self.epoch = 0  # epochs completed
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.best_val = math.inf
+        self.best_epoch = 0
+        self.elapsed = 0.0
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def fit(self, *, resume: bool = False) -> pd.DataFrame:
+        cfg = self.cfg
+        if self.paths.state.exists():
+            if not resume:
+                raise FileExistsError(
+                    f"{self.paths.state} exists: pass resume=True (--resume) to continue it, "
+                    f"or delete {self.paths.models} to start over"
+                )
+            self._restore(self.paths.state)
+        train, val, fingerprint = load_training_data(cfg)
+        self.fingerprint = fingerprint
+        self._write_provenance(status="running", n_train=len(train), n_val=len(val))
+        dataset = ColorizationDataset(train, augment=augmentation_of(cfg), seed=cfg.seed)
+        val_batches = self._fixed_batches(ColorizationDataset(val))
+        log.info("%s: %d train / %d val photos at %d², epochs %d..%d", cfg.model_id,
+                 len(train), len(val), cfg.image_size, self.epoch + 1, cfg.epochs)  # fmt: skip
+        while self.epoch < cfg.epochs:
+            start = time.perf_counter()
+            sums = self._train_epoch(dataset)
+            val_l1 = self._validate(val_batches)
+            self.elapsed += time.perf_counter() - start
+            self._end_epoch(sums, val_l1, time.perf_counter() - start, val_batches)
+        self._write_provenance(status="complete", n_train=len(train), n_val=len(val))
+        return pd.DataFrame(self.history)
+
+    def _train_epoch(self, dataset: ColorizationDataset) -> dict[str, float]:
+        cfg = self.cfg
+        dataset.set_epoch(self.epoch)
+        order = torch.randperm(
+            len(dataset), generator=torch.Generator().manual_seed(cfg.seed + self.epoch)
+        )
+        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size,
+                                             sampler=order.tolist(), num_workers=cfg.num_workers,
+                                             pin_memory=self.cuda)  # fmt: skip
+        self.G.train()
+        if self.D is not None:
+            self.D.train()
+        sums: dict[str, float] = {}
+        seen = 0
+        bar = tqdm(loader, desc=f"{cfg.model_id} epoch {self.epoch + 1}/{cfg.epochs}",
+                   disable=not self.progress, leave=False)  # fmt: skip
+        for L, ab in bar:
+            losses = self.train_step(L, ab)
+            n = L.shape[0]
+            seen += n
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v * n
+            bar.set_postfix({k: f"{v / seen:.4f}" for k, v in sums.items()})
+        return {k: v / seen for k, v in sums.items()}
+
+    def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
+        """One D step (GAN only) then one G step on a batch; returns the batch's losses."""
+        cfg = self.cfg
+        L, ab = self._to_device(L), self._to_device(ab)
+        self.step += 1
+        out: dict[str, float] = {}
+        with self._autocast():
+            fake = self.G(L)
+        if self.D is not None:
+            self.D.requires_grad_(True)
+            self.opt_D.zero_grad(set_to_none=True)
+            with self._autocast():
+                loss_D = discriminator_loss(self.D, L, ab, fake)
+            self._check_finite("discriminator", loss_D)
+            loss_D.backward()
+            self.opt_D.step()
+            out["loss_D"] = loss_D.item()
+            self.D.requires_grad_(False)  # G's step needs D's gradient w.r.t. input only
+
+        self.opt_G.zero_grad(set_to_none=True)
+        terms: dict[str, torch.Tensor] = {}
+        with self._autocast():
+            if cfg.use_l1:
+                terms["l1"] = l1_ab_loss(fake.float(), ab)
+            if self.perceptual is not None:
+                terms["perceptual"] = self.perceptual(L, fake, ab)
+            if self.D is not None:
+                terms["adv"] = generator_adversarial_loss(self.D, L, fake)
+        loss_G = (
+            (cfg.lambda_l1 * terms["l1"] if "l1" in terms else 0.0)
+            + (cfg.lambda_perceptual * terms["perceptual"] if "perceptual" in terms else 0.0)
+            + terms.get("adv", 0.0)
+        )
+        self._check_finite("generator", loss_G)
+        loss_G.backward()
+        self.opt_G.step()
+        out["loss_G"] = loss_G.item()
+        out.update({k: v.item() for k, v in terms.items()})
+        return out
+
+    @torch.no_grad()
+    def _validate(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+        self.G.eval()
+        total, count = 0.0, 0
+        for L, ab in batches:
+            with self._autocast():
+                pred = self.G(self._to_device(L)).float()
+            total += (pred - self._to_device(ab)).abs().sum().item()
+            count += ab.numel()
+        self.G.train()
+        return total / count
+
+    def _end_epoch(self, sums, val_l1: float, seconds: float, val_batches) -> None:
+        cfg = self.cfg
+        self.epoch += 1
+        lr = self.opt_G.param_groups[0]["lr"]
+        self.sched_G.step()
+        if self.sched_D is not None:
+            self.sched_D.step()
+        row = {"epoch": self.epoch, "lr": lr, **sums, "val_l1": val_l1, "seconds": seconds}
+        self.history.append(row)
+        log.info("%s epoch %d/%d: %s", cfg.model_id, self.epoch, cfg.epochs,
+                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))  # fmt: skip
+        generator = {k: v.detach().cpu() for k, v in self.G.state_dict().items()}
+        meta = {"epoch": self.epoch, "val_l1": val_l1, "weights_sources": self._sources()}
+        if val_l1 < self.best_val:
+            self.best_val, self.best_epoch = val_l1, self.epoch
+            save_checkpoint(self.paths.best, "generator", cfg, generator=generator, **meta)
+        if self.epoch % cfg.checkpoint_every == 0 or self.epoch == cfg.epochs:
+            save_checkpoint(self.paths.checkpoint(self.epoch), "generator", cfg,
+                            generator=generator, **meta)  # fmt: skip
+            self._val_samples(val_batches)
+        history = pd.DataFrame(self.history)
+        write_csv(history, self.paths.history_csv(cfg.model_id), index=False)
+        plot_history(history, self.paths.results / f"training_history_{cfg.model_id}.png",
+                     f"{cfg.model_id}: training history")  # fmt: skip
+        # the training state is written last: it is the commit point of the epoch
+        save_checkpoint(self.paths.state, "training_state", cfg, **self._state(generator))
+
+    def _val_samples(self, val_batches) -> None:
+        cfg = self.cfg
+        L, ab = val_batches[0]
+        L, ab = L[: cfg.val_sample_count], ab[: cfg.val_sample_count]
+        self.G.eval()
+        with torch.no_grad(), self._autocast():
+            pred = self.G(self._to_device(L)).float().cpu()
+        self.G.train()
+        sample_grid(L, {"ground truth": ab, f"{cfg.model_id} epoch {self.epoch}": pred},
+                    self.paths.results / f"val_samples_{cfg.model_id}_epoch_{self.epoch}.png",
+                    title=f"{cfg.model_id}: validation samples, epoch {self.epoch}")  # fmt: skip
+
+    # --- state ------------------------------------------------------------------------------
+
+    def _state(self, generator: dict[str, torch.Tensor]) -> dict[str, Any]:
+        state = {
+            "epoch": self.epoch, "step": self.step, "generator": generator,
+            "opt_G": self.opt_G.state_dict(), "sched_G": self.sched_G.state_dict(),
+            "history": self.history, "best_val": self.best_val, "best_epoch": self.best_epoch,
+            "elapsed": self.elapsed, "rng": rng_state(), "weights_sources": self._sources(),
+        }  # fmt: skip
+        if self.D is not None:
+            state |= {"discriminator": self.D.state_dict(), "opt_D": self.opt_D.state_dict(),
+                      "sched_D": self.sched_D.state_dict()}  # fmt: skip
+        return state
+
+    def _restore(self, path: Path) -> None:
+        blob = load_checkpoint(path, kind="training_state")
+        saved: ExperimentConfig = blob["config"]
+        changed = sorted(k for k, v in saved.to_dict().items()
+                         if k not in RESUMABLE_CHANGES and getattr(self.cfg, k) != v)  # fmt: skip
+        if changed:
+            raise ValueError(
+                f"{path} was written by a different configuration (differs in {changed}); "
+                f"resume with the same settings, or delete {self.paths.models} to start over"
+            )
+        self.G.load_state_dict(blob["generator"])
+        self.opt_G.load_state_dict(blob["opt_G"])
+        self.sched_G.load_state_dict(blob["sched_G"])
+        if self.D is not None:
+            self.D.load_state_dict(blob["discriminator"])
+            self.opt_D.load_state_dict(blob["opt_D"])
+            self.sched_D.load_state_dict(blob["sched_D"])
+        self.epoch, self.step = blob["epoch"], blob["step"]
+        self.history = list(blob["history"])
+        self.best_val, self.best_epoch = blob["best_val"], blob["best_epoch"]
+        self.elapsed = blob["elapsed"]
+        set_rng_state(blob["rng"])
+        log.info("resumed %s after epoch %d (step %d)", self.cfg.model_id, self.epoch, self.step)
+
+    def _sources(self) -> dict[str, str]:
+        return {"vgg16": self.perceptual.weights_source.describe()} if self.perceptual else {}
+
+    def _write_provenance(self, *, status: str, n_train: int, n_val: int) -> None:
+        write_json(self.paths.run_json(), {
+            "model_id": self.cfg.model_id, "status": status, "config": self.cfg.to_dict(),
+            "git_revision": git_revision(), "packages": package_versions(),
+            "device": str(self.device), "seed": self.cfg.seed,
+            "dataset": {"data_dir": str(self.cfg.data_dir), "fingerprint": self.fingerprint,
+                        "n_train": n_train, "n_val": n_val},
+            "pretrained_weights": self._sources(), "epochs_done": self.epoch,
+            "best_val_l1": self.best_val if self.best_epoch else None,
+            "best_epoch": self.best_epoch, "train_wall_time_s": round(self.elapsed, 3),
+        })  # fmt: skip
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _fixed_batches(self, dataset: ColorizationDataset) -> list:
+        loader = torch.utils.data.DataLoader(dataset, batch_size=self.cfg.batch_size)
+        return list(loader)
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.cuda and self.cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16,
+                              enabled=self.cuda and self.cfg.bf16_autocast)  # fmt: skip
+
+    def _check_finite(self, which: str, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            kept = self.paths.state if self.paths.state.exists() else "none yet"
+            raise NonFiniteLossError(
+                f"{self.cfg.model_id}: non-finite {which} loss ({loss.item()}) at epoch "
+                f"{self.epoch + 1}, step {self.step}; last good training state kept: {kept}"
+            )
+
+
+def train(cfg: ExperimentConfig, *, resume: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Train ``cfg`` (resuming when asked); returns the per-epoch history."""
+    return Trainer(cfg, progress=progress).fit(resume=resume)
