@@ -89,7 +89,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
-        """Build from a plain dict; unknown keys and wrong types raise ``ValueError``/``TypeError``."""
+        """Build from a plain dict; unknown keys raise ValueError, wrong types TypeError."""
         _check_keys(values)
         return cls(**{k: _coerce_sequence(k, v) for k, v in values.items()})
 

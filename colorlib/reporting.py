@@ -19,7 +19,7 @@ from colorlib.io import atomic_write_bytes  # noqa: E402
 
 
 def to_rgb_images(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
-    """Normalised ``L (N,1,H,W)``, ``ab (N,2,H,W)`` -> displayable sRGB ``(N, H, W, 3)`` in [0, 1]."""
+    """Normalised L ``(N,1,H,W)``, ab ``(N,2,H,W)`` -> displayable sRGB ``(N,H,W,3)``, [0, 1]."""
     rgb = lab_to_rgb(join_lab(L.detach().cpu().float(), ab.detach().cpu().float()))
     return rgb.permute(0, 2, 3, 1).numpy()
 
