@@ -126,7 +126,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": dict(image_size=256, ngf=64, ndf=64, batch_size=64, epochs=50, decay_start=25,
                  checkpoint_every=10),
     "cpu": dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=8, decay_start=4,
-                checkpoint_every=4, max_test_images=100),
+                checkpoint_every=4),
     "smoke": dict(image_size=32, ngf=8, ndf=8, batch_size=4, epochs=2, decay_start=1,
                   checkpoint_every=1, max_train_images=16, max_test_images=4,
                   val_sample_count=2),

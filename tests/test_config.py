@@ -1,0 +1,78 @@
+import dataclasses
+
+import pytest
+
+from colorlib.config import PRESETS, PROFILES, ExperimentConfig, make_config, parse_overrides
+
+STUDY_TABLE = {  # STUDY.md "Configurations": (GAN, lambda_L1 or None, lambda_perc or None)
+    "A": (False, 100, None), "B": (True, 100, None), "C": (True, 100, 10),
+    "D": (False, None, 10), "E": (False, 100, 10), "F": (True, None, 10),
+    "C_L1_LOW": (True, 50, 10), "C_L1_HIGH": (True, 200, 10),
+    "C_PERCEPTUAL_LOW": (True, 100, 5), "C_PERCEPTUAL_HIGH": (True, 100, 20),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("model_id", sorted(STUDY_TABLE))
+def test_presets_match_the_study(model_id):
+    gan, l1, perc = STUDY_TABLE[model_id]
+    cfg = make_config(model_id)
+    assert cfg.use_gan is gan
+    assert cfg.use_l1 is (l1 is not None) and (l1 is None or cfg.lambda_l1 == l1)
+    assert cfg.use_perceptual is (perc is not None)
+    assert perc is None or cfg.lambda_perceptual == perc
+    assert set(PRESETS) == set(STUDY_TABLE)
+
+
+def test_full_profile_is_the_study_schedule():
+    cfg = make_config("A", "full")
+    assert (cfg.image_size, cfg.ngf, cfg.batch_size, cfg.epochs, cfg.decay_start) == (
+        256,
+        64,
+        64,
+        50,
+        25,
+    )
+    assert (cfg.lr, cfg.beta1, cfg.beta2, cfg.seed) == (2e-4, 0.5, 0.999, 42)
+
+
+def test_profiles_change_scale_only():
+    loss_keys = {"use_l1", "lambda_l1", "use_perceptual", "lambda_perceptual", "use_gan"}
+    for profile in PROFILES.values():
+        assert not loss_keys & set(profile)
+
+
+def test_frozen_and_strict():
+    cfg = make_config("C", "smoke", epochs=3)
+    assert cfg.epochs == 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.epochs = 4
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['epochz'\]"):
+        make_config("C", epochz=3)
+    with pytest.raises(ValueError, match=r"unknown config key"):
+        ExperimentConfig.from_dict({"model_id": "A", "lamda_l1": 1.0})
+    with pytest.raises(TypeError, match="'epochs' must be int"):
+        make_config("C", epochs="3")
+    with pytest.raises(TypeError, match="'use_gan' must be bool"):
+        make_config("C", use_gan=1)
+    with pytest.raises(ValueError, match="unknown model 'G'"):
+        make_config("G")
+    with pytest.raises(ValueError, match="unknown profile"):
+        make_config("A", "huge")
+    with pytest.raises(ValueError, match="at least one of"):
+        make_config("A", use_l1=False)
+
+
+def test_round_trip_through_dict_and_overrides():
+    cfg = make_config("E", "cpu", train_splits=("train", "val"))
+    again = ExperimentConfig.from_dict(cfg.to_dict())
+    assert again == cfg
+    as_json = cfg.to_dict() | {"train_splits": ["train", "val"]}
+    assert ExperimentConfig.from_dict(as_json) == cfg
+    o = parse_overrides(["epochs=3", "use_gan=false", "lr=1e-3", "train_splits=train,val"])
+    assert o == {"epochs": 3, "use_gan": False, "lr": 1e-3, "train_splits": ("train", "val")}
+    with pytest.raises(TypeError, match="boolean"):
+        parse_overrides(["use_gan=maybe"])
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(["epochs"])
+    with pytest.raises(ValueError, match="unknown config key"):
+        parse_overrides(["nope=1"])

@@ -1,0 +1,177 @@
+"""Smoke tier: real (tiny) training runs on real photos into tmp_path."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from colorlib import training
+from colorlib.checkpoints import CheckpointError, load_checkpoint, load_generator
+from colorlib.config import PRESETS, make_config
+from colorlib.evaluation import evaluate
+from colorlib.training import NonFiniteLossError, RunPaths, train
+
+pytestmark = pytest.mark.slow
+
+
+def _cfg(tmp_path, photos, model="A", **kw):
+    return make_config(model, "smoke", data_dir=str(photos / "bsds500"),
+                       models_dir=str(tmp_path / "models"), results_dir=str(tmp_path / "results"),
+                       cache_dir=str(tmp_path / "cache"), device="cpu", **kw)  # fmt: skip
+
+
+@pytest.mark.parametrize("model_id", list(PRESETS))
+def test_every_preset_trains_and_writes_the_original_files(tmp_path, photos, model_id):
+    cfg = _cfg(tmp_path, photos, model_id)
+    history = train(cfg, progress=False)
+    assert list(history["epoch"]) == [1, 2]
+    assert history[["loss_G", "val_l1"]].notna().all().all()
+    assert ("loss_D" in history) is cfg.use_gan
+    p = RunPaths.of(cfg)
+    for f in (
+        p.best,
+        p.checkpoint(1),
+        p.checkpoint(2),
+        p.state,
+        p.results / f"training_history_{model_id}.csv",
+        p.results / f"training_history_{model_id}.png",
+        p.results / f"val_samples_{model_id}_epoch_2.png",
+        p.results / "run.json",
+    ):
+        assert f.is_file() and f.stat().st_size > 0, f
+    G, blob = load_generator(p.best)
+    assert blob["config"] == cfg and blob["val_l1"] == history["val_l1"].min()
+
+
+def _weights(path):
+    return load_checkpoint(path)["generator"]
+
+
+def test_same_seed_gives_bit_identical_weights(tmp_path, photos):
+    a = _cfg(tmp_path / "a", photos, "C")
+    b = _cfg(tmp_path / "b", photos, "C")
+    ha, hb = train(a, progress=False), train(b, progress=False)
+    pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
+    wa, wb = _weights(RunPaths.of(a).state), _weights(RunPaths.of(b).state)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, photos):
+    """A real `kill -9` of a training subprocess mid-run, then --resume."""
+    common = ["--profile", "smoke", "--data", str(photos / "bsds500"), "--quiet",
+              "--set", "epochs=6", "--set", "decay_start=3", "--set", "max_train_images=48",
+              "--set", "checkpoint_every=2", "--device", "cpu"]  # fmt: skip
+
+    def run(root, *extra):
+        args = [sys.executable, "-m", "colorlib", "train", "--model", "B", *common,
+                "--set", f"models_dir={root}/models", "--set", f"results_dir={root}/results",
+                "--set", f"cache_dir={root}/cache", *extra]  # fmt: skip
+        return args
+
+    subprocess.run(run(tmp_path / "whole"), check=True, capture_output=True)
+    victim = subprocess.Popen(run(tmp_path / "killed"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    state = tmp_path / "killed" / "models" / "B" / "training_state.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if state.exists() and load_checkpoint(state)["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    killed_at = load_checkpoint(state)["epoch"]
+    assert 2 <= killed_at < 6, "the run was not interrupted mid-training"
+    done = subprocess.run(run(tmp_path / "killed", "--resume"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    whole = load_checkpoint(tmp_path / "whole" / "models" / "B" / "training_state.pt")
+    resumed = load_checkpoint(state)
+    assert resumed["epoch"] == whole["epoch"] == 6
+    for key in ("generator", "discriminator"):
+        assert all(torch.equal(whole[key][k], resumed[key][k]) for k in whole[key]), key
+    hist = ["loss_G", "loss_D", "val_l1"]
+    assert [[h[k] for k in hist] for h in whole["history"]] == [
+        [h[k] for k in hist] for h in resumed["history"]
+    ]
+
+
+def test_existing_run_needs_resume_and_same_config(tmp_path, photos):
+    cfg = _cfg(tmp_path, photos)
+    train(cfg, progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, progress=False)
+    assert len(train(cfg, resume=True, progress=False)) == 2  # complete: nothing more to do
+    with pytest.raises(ValueError, match=r"differs in \['lr'\]"):
+        train(cfg.replace(lr=1e-3), resume=True, progress=False)
+
+
+def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, photos, monkeypatch):
+    cfg = _cfg(tmp_path, photos, epochs=2)
+    calls = {"n": 0}
+    real = training.l1_ab_loss
+
+    def poisoned(pred, target):
+        calls["n"] += 1
+        return real(pred, target) * (float("nan") if calls["n"] == 6 else 1.0)
+
+    monkeypatch.setattr(training, "l1_ab_loss", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 6.*training_state\.pt"):
+        train(cfg, progress=False)
+    kept = load_checkpoint(RunPaths.of(cfg).state)
+    assert kept["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in kept["generator"].values() if v.is_floating_point())
+
+
+def test_bad_checkpoints_get_clear_errors(tmp_path, photos):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"definitely not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"junk\.pt is not a colorlib checkpoint"):
+        load_generator(junk)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, foreign)
+    with pytest.raises(CheckpointError, match="no 'colorlib.checkpoint' marker"):
+        load_generator(foreign)
+    with pytest.raises(FileNotFoundError, match="train first"):
+        load_generator(tmp_path / "missing.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "colorlib.checkpoint", "x": Evil()}, evil)
+    with pytest.raises(CheckpointError, match="not a colorlib checkpoint"):
+        load_generator(evil)
+
+    cfg = _cfg(tmp_path, photos)
+    train(cfg, progress=False)
+    blob = torch.load(RunPaths.of(cfg).best, weights_only=True)
+    blob["config"]["image_size"] = 64  # the weights were trained at 32: one level fewer
+    torch.save(blob, tmp_path / "misfit.pt")
+    with pytest.raises(CheckpointError, match="do not fit the network.*image_size=64"):
+        load_generator(tmp_path / "misfit.pt")
+
+
+def test_evaluate_model_and_gray(tmp_path, photos):
+    cfg = _cfg(tmp_path, photos, "A")
+    train(cfg, progress=False)
+    table = evaluate(cfg)
+    gray = evaluate(_cfg(tmp_path, photos, "GRAY"))
+    for model in ("A", "GRAY"):
+        out = tmp_path / "results" / model
+        per_image = pd.read_csv(out / f"metrics_per_image_{model}.csv")
+        assert len(per_image) == 4 and per_image["ciede2000"].notna().all()
+        summary = pd.read_csv(out / f"metrics_{model}.csv")
+        assert (
+            summary.loc[0, "psnr_ci_low"]
+            <= summary.loc[0, "psnr"]
+            <= summary.loc[0, "psnr_ci_high"]
+        )
+        assert (out / f"colorization_results_{model}.png").stat().st_size > 0
+        assert "evaluation" in pd.read_json(out / "run.json", typ="series")
+    assert table.loc[0, "val_loss"] > 0 and pd.isna(gray.loc[0, "val_loss"])
+    assert gray.loc[0, "colorfulness_pred"] < 0.01
