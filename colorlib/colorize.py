@@ -50,7 +50,8 @@ def colorize_array(
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+    # np.array copies: arrays from PIL are read-only
+    return torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float() / 255.0
 
 
 def _upsample_rows(ab: torch.Tensor, size: tuple[int, int], top: int, bottom: int):

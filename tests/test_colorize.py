@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage.color import rgb2lab
+
+from colorlib.__main__ import main
+from colorlib.colorize import _upsample_rows, colorize_array
+from colorlib.config import make_config
+from colorlib.networks import UnetGenerator
+from colorlib.training import RunPaths, train
+
+
+def test_strip_upsampling_equals_full_bilinear():
+    ab = torch.randn(1, 2, 32, 32)
+    full = torch.nn.functional.interpolate(ab, size=(301, 457), mode="bilinear",
+                                           align_corners=False)  # fmt: skip
+    strips = torch.cat([_upsample_rows(ab, (301, 457), t, min(301, t + 64))
+                        for t in range(0, 301, 64)], dim=2)  # fmt: skip
+    torch.testing.assert_close(strips, full, atol=1e-5, rtol=0)
+
+
+def test_colorized_photo_keeps_size_and_full_resolution_lightness(photos):
+    torch.manual_seed(0)
+    G = UnetGenerator(image_size=32, ngf=4).eval()
+    rgb = np.asarray(Image.open(photos / "bsds500" / "test" / "100007.jpg").convert("RGB"))
+    out = colorize_array(G, rgb)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    # L comes from the full-resolution input: it survives up to gamut clipping and rounding
+    dL = np.abs(rgb2lab(out)[..., 0] - rgb2lab(rgb)[..., 0])
+    assert np.median(dL) < 0.5
+
+
+@pytest.mark.slow
+def test_cli_colorizes_any_size_and_reports_failures(tmp_path, photos, capsys):
+    cfg = make_config("A", "smoke", data_dir=str(photos / "bsds500"), device="cpu",
+                      models_dir=str(tmp_path / "models"), results_dir=str(tmp_path / "results"),
+                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    train(cfg, progress=False)
+    gray = tmp_path / "gray_wide.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (90, 1))).save(gray)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"nope")
+    photo = photos / "bsds500" / "test" / "100007.jpg"
+    code = main(
+        [
+            "colorize",
+            str(photo),
+            str(gray),
+            str(broken),
+            "--checkpoint",
+            str(RunPaths.of(cfg).best),
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 1  # one input failed
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err
+    assert Image.open(tmp_path / "out" / "100007.jpg").size == Image.open(photo).size
+    assert Image.open(tmp_path / "out" / "gray_wide.png").size == (300, 90)
+    assert not (tmp_path / "out" / "broken.jpg").exists()
+    code = main(
+        [
+            "colorize",
+            str(photo),
+            "--checkpoint",
+            str(RunPaths.of(cfg).best),
+            "--out",
+            str(tmp_path / "out2"),
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 0
