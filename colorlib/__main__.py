@@ -27,8 +27,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _config(args)
     history = train(cfg, resume=args.resume, progress=not args.quiet)
     best = history.loc[history["val_l1"].idxmin()]
-    print(f"{cfg.model_id}: {len(history)} epochs, best val L1 {best['val_l1']:.4f} "
-          f"at epoch {int(best['epoch'])}")  # fmt: skip
+    print(
+        f"{cfg.model_id}: {len(history)} epochs, best val L1 {best['val_l1']:.4f} "
+        f"at epoch {int(best['epoch'])}"
+    )
     return 0
 
 
@@ -42,10 +44,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    rows = [{"id": k, "GAN": "yes" if p["use_gan"] else "no",
-             "lambda_L1": p["lambda_l1"] if p["use_l1"] else "-",
-             "lambda_perceptual": p["lambda_perceptual"] if p["use_perceptual"] else "-"}
-            for k, p in PRESETS.items()]  # fmt: skip
+    rows = [
+        {
+            "id": k,
+            "GAN": "yes" if p["use_gan"] else "no",
+            "lambda_L1": p["lambda_l1"] if p["use_l1"] else "-",
+            "lambda_perceptual": p["lambda_perceptual"] if p["use_perceptual"] else "-",
+        }
+        for k, p in PRESETS.items()
+    ]
     rows.append({"id": "GRAY", "GAN": "-", "lambda_L1": "-", "lambda_perceptual": "-"})
     print(pd.DataFrame(rows).to_string(index=False))
     print("\nprofiles (scale only):")
@@ -88,13 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_args(p: argparse.ArgumentParser, choices) -> None:
-        p.add_argument("--model", required=True, choices=choices, metavar="ID",
-                       help=f"one of {', '.join(choices)}")
+        p.add_argument(
+            "--model",
+            required=True,
+            choices=choices,
+            metavar="ID",
+            help=f"one of {', '.join(choices)}",
+        )
         p.add_argument("--profile", default="full", choices=sorted(PROFILES))
         p.add_argument("--data", help="data folder (Kaggle layout or photo folder)")
         p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override any config field (repeatable)")  # fmt: skip
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override any config field (repeatable)",
+        )
 
     p = sub.add_parser("train", help="train one configuration")
     model_args(p, list(PRESETS))
@@ -124,8 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     logging.getLogger("PIL").setLevel(logging.WARNING)
     try:

@@ -33,8 +33,7 @@ class CheckpointError(ValueError):
 def save_checkpoint(path: str | os.PathLike, kind: str, cfg: ExperimentConfig, **payload: Any):
     if kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}; choose from {list(KINDS)}")
-    blob = {"format": FORMAT, "version": VERSION, "kind": kind, "config": cfg.to_dict(),
-            **payload}  # fmt: skip
+    blob = {"format": FORMAT, "version": VERSION, "kind": kind, "config": cfg.to_dict(), **payload}
     buf = io.BytesIO()
     torch.save(blob, buf)
     return atomic_write_bytes(path, buf.getvalue())

@@ -94,8 +94,9 @@ def colorize_files(
         jpeg = src.suffix.lower() in (".jpg", ".jpeg")
         dst = out_dir / f"{src.stem}{'.jpg' if jpeg else '.png'}"
         tmp = dst.with_name(f".{dst.name}.tmp")
-        Image.fromarray(result).save(tmp, format="JPEG" if jpeg else "PNG",
-                                     **({"quality": 95} if jpeg else {}))  # fmt: skip
+        Image.fromarray(result).save(
+            tmp, format="JPEG" if jpeg else "PNG", **({"quality": 95} if jpeg else {})
+        )
         os.replace(tmp, dst)
         written.append(dst)
         log.info("%s -> %s", src, dst)

@@ -49,6 +49,7 @@ class ExperimentConfig:
     # --- data
     data_dir: str = "data/colorize_dataset/data"  # Kaggle layout or a photo folder
     train_splits: tuple[str, ...] = ("train",)
+    split_file: str = ""  # JSON train/val split (create_validation_split); wins over the next two
     val_split: str = "val"  # used when val_holdout == 0
     val_holdout: int = 0  # > 0: hold this many training photos out (seeded) for validation
     test_split: str = "test"
@@ -104,33 +105,56 @@ class ExperimentConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "A": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=False),
     "B": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=True),
-    "C": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=10.0,
-              use_gan=True),
+    "C": dict(
+        use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=10.0, use_gan=True
+    ),
     "D": dict(use_l1=False, use_perceptual=True, lambda_perceptual=10.0, use_gan=False),
-    "E": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=10.0,
-              use_gan=False),
+    "E": dict(
+        use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=10.0, use_gan=False
+    ),
     "F": dict(use_l1=False, use_perceptual=True, lambda_perceptual=10.0, use_gan=True),
-    "C_L1_LOW": dict(use_l1=True, lambda_l1=50.0, use_perceptual=True, lambda_perceptual=10.0,
-                     use_gan=True),
-    "C_L1_HIGH": dict(use_l1=True, lambda_l1=200.0, use_perceptual=True,
-                      lambda_perceptual=10.0, use_gan=True),
-    "C_PERCEPTUAL_LOW": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True,
-                             lambda_perceptual=5.0, use_gan=True),
-    "C_PERCEPTUAL_HIGH": dict(use_l1=True, lambda_l1=100.0, use_perceptual=True,
-                              lambda_perceptual=20.0, use_gan=True),
-}  # fmt: skip
+    "C_L1_LOW": dict(
+        use_l1=True, lambda_l1=50.0, use_perceptual=True, lambda_perceptual=10.0, use_gan=True
+    ),
+    "C_L1_HIGH": dict(
+        use_l1=True, lambda_l1=200.0, use_perceptual=True, lambda_perceptual=10.0, use_gan=True
+    ),
+    "C_PERCEPTUAL_LOW": dict(
+        use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=5.0, use_gan=True
+    ),
+    "C_PERCEPTUAL_HIGH": dict(
+        use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=20.0, use_gan=True
+    ),
+}
 BASELINES = ("GRAY",)  # evaluated, never trained
 
 # Scale only. `cpu`: see README "Profiles" for the measured time of all ten models.
 PROFILES: dict[str, dict[str, Any]] = {
-    "full": dict(image_size=256, ngf=64, ndf=64, batch_size=64, epochs=50, decay_start=25,
-                 checkpoint_every=10),
-    "cpu": dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=8, decay_start=4,
-                checkpoint_every=4),
-    "smoke": dict(image_size=32, ngf=8, ndf=8, batch_size=4, epochs=2, decay_start=1,
-                  checkpoint_every=1, max_train_images=16, max_test_images=4,
-                  val_sample_count=2),
-}  # fmt: skip
+    "full": dict(
+        image_size=256,
+        ngf=64,
+        ndf=64,
+        batch_size=64,
+        epochs=50,
+        decay_start=25,
+        checkpoint_every=10,
+    ),
+    "cpu": dict(
+        image_size=64, ngf=32, ndf=32, batch_size=16, epochs=8, decay_start=4, checkpoint_every=4
+    ),
+    "smoke": dict(
+        image_size=32,
+        ngf=8,
+        ndf=8,
+        batch_size=4,
+        epochs=2,
+        decay_start=1,
+        checkpoint_every=1,
+        max_train_images=16,
+        max_test_images=4,
+        val_sample_count=2,
+    ),
+}
 
 
 def make_config(model_id: str, profile: str = "full", **overrides: Any) -> ExperimentConfig:

@@ -3,12 +3,14 @@
 Writes ``results/{ID}/metrics_per_image_{ID}.csv`` (one row per test photo),
 ``results/{ID}/metrics_{ID}.csv`` (one row: means with 95 % bootstrap confidence intervals, the
 run's best validation L1 as the original's ``val_loss``) and
-``results/{ID}/colorization_results_{ID}.png``, and adds an ``evaluation`` section to
+``results/{ID}/colorization_results_{ID}.png`` (with ``test_predictions_{ID}.npz``: the grid's
+images, so cross-model figures need no inference), and adds an ``evaluation`` section to
 ``results/{ID}/run.json``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -21,6 +23,7 @@ import torch
 from colorlib.checkpoints import load_generator
 from colorlib.config import ExperimentConfig
 from colorlib.data import ColorizationDataset, dataset_fingerprint, find_images, load_images
+from colorlib.io import atomic_write_bytes
 from colorlib.metrics import GRAY, LPIPS, evaluate_pair
 from colorlib.reporting import sample_grid, write_csv
 from colorlib.runtime import git_revision, package_versions, select_device, write_json
@@ -28,14 +31,23 @@ from colorlib.training import RunPaths
 
 log = logging.getLogger(__name__)
 
-SUMMARY_METRICS = ("psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred",
-                   "colorfulness_true", "out_of_gamut", "inference_ms")  # fmt: skip
+SUMMARY_METRICS = (
+    "psnr",
+    "ssim",
+    "ciede2000",
+    "lpips",
+    "colorfulness_pred",
+    "colorfulness_true",
+    "out_of_gamut",
+    "inference_ms",
+)
 BOOTSTRAP_RESAMPLES = 2000
 GRID_ROWS = 6
 
 
-def bootstrap_ci(values: np.ndarray, *, seed: int, level: float = 0.95,
-                 resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:  # fmt: skip
+def bootstrap_ci(
+    values: np.ndarray, *, seed: int, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean (seeded, reproducible)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
@@ -95,30 +107,60 @@ def evaluate(
     for m in SUMMARY_METRICS:
         low, high = bootstrap_ci(per_image[m].to_numpy(), seed=cfg.seed)
         summary |= {m: per_image[m].mean(), f"{m}_ci_low": low, f"{m}_ci_high": high}
-    summary |= {"val_loss": val_loss, "n_images": len(per_image),
-                "lpips_backbone": lpips.weights_source.describe()}  # fmt: skip
+    summary |= {
+        "val_loss": val_loss,
+        "n_images": len(per_image),
+        "lpips_backbone": lpips.weights_source.describe(),
+    }
     table = pd.DataFrame([summary])
     write_csv(table, paths.results / f"metrics_{cfg.model_id}.csv", index=False)
 
     L, ab, pred = grid
-    sample_grid(L, {"ground truth": ab, cfg.model_id: pred},
-                paths.results / f"colorization_results_{cfg.model_id}.png",
-                title=f"{cfg.model_id} on the test set",
-                row_labels=images.names[: len(L)])  # fmt: skip
+    # the first test images, for cross-model grids that need no inference
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        names=np.array(images.names[: len(L)]),
+        L=L.numpy(),
+        ab_true=ab.numpy(),
+        ab_pred=pred.numpy(),
+    )
+    atomic_write_bytes(paths.results / f"test_predictions_{cfg.model_id}.npz", buf.getvalue())
+    sample_grid(
+        L,
+        {"ground truth": ab, cfg.model_id: pred},
+        paths.results / f"colorization_results_{cfg.model_id}.png",
+        title=f"{cfg.model_id} on the test set",
+        row_labels=images.names[: len(L)],
+    )
     _record(paths, cfg, source, files, summary, str(device))
-    log.info("%s: %s", cfg.model_id, ", ".join(
-        f"{m}={summary[m]:.4g}" for m in ("psnr", "ssim", "ciede2000", "lpips")))  # fmt: skip
+    log.info(
+        "%s: %s",
+        cfg.model_id,
+        ", ".join(f"{m}={summary[m]:.4g}" for m in ("psnr", "ssim", "ciede2000", "lpips")),
+    )
     return table
 
 
 def _record(paths: RunPaths, cfg, source, files, summary, device) -> None:
     run_json = paths.run_json()
-    record = json.loads(run_json.read_text()) if run_json.exists() else {
-        "model_id": cfg.model_id, "config": cfg.to_dict(), "git_revision": git_revision(),
-        "packages": package_versions(), "seed": cfg.seed}  # fmt: skip
+    record = (
+        json.loads(run_json.read_text())
+        if run_json.exists()
+        else {
+            "model_id": cfg.model_id,
+            "config": cfg.to_dict(),
+            "git_revision": git_revision(),
+            "packages": package_versions(),
+            "seed": cfg.seed,
+        }
+    )
     record["evaluation"] = {
-        "predictor": source, "device": device, "test_split": cfg.test_split,
-        "dataset_fingerprint": dataset_fingerprint(files), "n_images": summary["n_images"],
+        "predictor": source,
+        "device": device,
+        "test_split": cfg.test_split,
+        "dataset_fingerprint": dataset_fingerprint(files),
+        "n_images": summary["n_images"],
         "lpips_backbone": summary["lpips_backbone"],
-    }  # fmt: skip
+    }
     write_json(run_json, record)

@@ -62,8 +62,11 @@ def sample_grid(
 def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
     """Generator loss terms, discriminator loss and validation L1 per epoch."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    terms = [c for c in ("loss_G", "l1", "perceptual", "adv") if c in history and
-             history[c].notna().any()]  # fmt: skip
+    terms = [
+        c
+        for c in ("loss_G", "l1", "perceptual", "adv")
+        if c in history and history[c].notna().any()
+    ]
     for c in terms:
         axes[0].plot(history["epoch"], history[c], marker="o", label=c)
     axes[0].set_title("generator loss terms (unweighted; loss_G weighted)")

@@ -19,8 +19,16 @@ from colorlib.io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-PACKAGES = ("colorlib", "torch", "torchvision", "numpy", "scikit-image", "lpips", "pandas",
-            "pillow")  # fmt: skip
+PACKAGES = (
+    "colorlib",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scikit-image",
+    "lpips",
+    "pandas",
+    "pillow",
+)
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -88,8 +96,14 @@ def _tuples(x: Any) -> Any:
 
 def git_revision(root: Path | None = None) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=root,
@@ -119,13 +133,14 @@ def hardware_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "cuda_available": cuda,
         "cuda_version": torch.version.cuda,
-        "mps_available": bool(getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()),
+        "mps_available": bool(
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+        ),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "auto_device": str(select_device("auto")),
-    }  # fmt: skip
+    }
     if cuda:
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         info["bf16_supported"] = torch.cuda.is_bf16_supported()

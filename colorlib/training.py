@@ -30,6 +30,7 @@ from colorlib.data import (
     find_images,
     load_images,
 )
+from colorlib.datasets import holdout, read_split
 from colorlib.losses import (
     VGG16PerceptualLoss,
     discriminator_loss,
@@ -99,16 +100,14 @@ class LinearDecay:
 
 def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
     """Decoded train and validation sets, and the dataset fingerprint for provenance."""
-    files = find_images(cfg.data_dir, cfg.train_splits)
-    if cfg.val_holdout > 0:
-        if cfg.val_holdout >= len(files):
-            raise ValueError(f"val_holdout={cfg.val_holdout} leaves no training photos "
-                             f"({len(files)} found in {cfg.data_dir})")  # fmt: skip
-        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(cfg.seed))
-        held = set(order[: cfg.val_holdout].tolist())
-        val_files = [f for i, f in enumerate(files) if i in held]
-        files = [f for i, f in enumerate(files) if i not in held]
+    if cfg.split_file:
+        files, val_files = read_split(cfg.split_file, cfg.data_dir)
+    elif cfg.val_holdout > 0:
+        files, val_files = holdout(
+            find_images(cfg.data_dir, cfg.train_splits), cfg.val_holdout, cfg.seed
+        )
     else:
+        files = find_images(cfg.data_dir, cfg.train_splits)
         val_files = find_images(cfg.data_dir, cfg.val_split)
     if cfg.max_train_images:
         files = files[: cfg.max_train_images]
@@ -127,9 +126,15 @@ def augmentation_of(cfg: ExperimentConfig) -> Augmentation | None:
         if cfg.color_jitter
         else Augmentation(brightness=0, contrast=0, saturation=0, hue=0)
     )
-    return Augmentation(hflip=cfg.hflip, rotation_deg=cfg.rotation_deg, translate=cfg.translate,
-                        brightness=jitter.brightness, contrast=jitter.contrast,
-                        saturation=jitter.saturation, hue=jitter.hue)  # fmt: skip
+    return Augmentation(
+        hflip=cfg.hflip,
+        rotation_deg=cfg.rotation_deg,
+        translate=cfg.translate,
+        brightness=jitter.brightness,
+        contrast=jitter.contrast,
+        saturation=jitter.saturation,
+        hue=jitter.hue,
+    )
 
 
 class Trainer:
@@ -189,8 +194,15 @@ class Trainer:
         self._write_provenance(status="running", n_train=len(train), n_val=len(val))
         dataset = ColorizationDataset(train, augment=augmentation_of(cfg), seed=cfg.seed)
         val_batches = self._fixed_batches(ColorizationDataset(val))
-        log.info("%s: %d train / %d val photos at %d², epochs %d..%d", cfg.model_id,
-                 len(train), len(val), cfg.image_size, self.epoch + 1, cfg.epochs)  # fmt: skip
+        log.info(
+            "%s: %d train / %d val photos at %d², epochs %d..%d",
+            cfg.model_id,
+            len(train),
+            len(val),
+            cfg.image_size,
+            self.epoch + 1,
+            cfg.epochs,
+        )
         while self.epoch < cfg.epochs:
             start = time.perf_counter()
             sums = self._train_epoch(dataset)
@@ -206,16 +218,24 @@ class Trainer:
         order = torch.randperm(
             len(dataset), generator=torch.Generator().manual_seed(cfg.seed + self.epoch)
         )
-        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size,
-                                             sampler=order.tolist(), num_workers=cfg.num_workers,
-                                             pin_memory=self.cuda)  # fmt: skip
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=cfg.batch_size,
+            sampler=order.tolist(),
+            num_workers=cfg.num_workers,
+            pin_memory=self.cuda,
+        )
         self.G.train()
         if self.D is not None:
             self.D.train()
         sums: dict[str, float] = {}
         seen = 0
-        bar = tqdm(loader, desc=f"{cfg.model_id} epoch {self.epoch + 1}/{cfg.epochs}",
-                   disable=not self.progress, leave=False)  # fmt: skip
+        bar = tqdm(
+            loader,
+            desc=f"{cfg.model_id} epoch {self.epoch + 1}/{cfg.epochs}",
+            disable=not self.progress,
+            leave=False,
+        )
         for L, ab in bar:
             losses = self.train_step(L, ab)
             n = L.shape[0]
@@ -286,21 +306,30 @@ class Trainer:
             self.sched_D.step()
         row = {"epoch": self.epoch, "lr": lr, **sums, "val_l1": val_l1, "seconds": seconds}
         self.history.append(row)
-        log.info("%s epoch %d/%d: %s", cfg.model_id, self.epoch, cfg.epochs,
-                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))  # fmt: skip
+        log.info(
+            "%s epoch %d/%d: %s",
+            cfg.model_id,
+            self.epoch,
+            cfg.epochs,
+            ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"),
+        )
         generator = {k: v.detach().cpu() for k, v in self.G.state_dict().items()}
         meta = {"epoch": self.epoch, "val_l1": val_l1, "weights_sources": self._sources()}
         if val_l1 < self.best_val:
             self.best_val, self.best_epoch = val_l1, self.epoch
             save_checkpoint(self.paths.best, "generator", cfg, generator=generator, **meta)
         if self.epoch % cfg.checkpoint_every == 0 or self.epoch == cfg.epochs:
-            save_checkpoint(self.paths.checkpoint(self.epoch), "generator", cfg,
-                            generator=generator, **meta)  # fmt: skip
+            save_checkpoint(
+                self.paths.checkpoint(self.epoch), "generator", cfg, generator=generator, **meta
+            )
             self._val_samples(val_batches)
         history = pd.DataFrame(self.history)
         write_csv(history, self.paths.history_csv(cfg.model_id), index=False)
-        plot_history(history, self.paths.results / f"training_history_{cfg.model_id}.png",
-                     f"{cfg.model_id}: training history")  # fmt: skip
+        plot_history(
+            history,
+            self.paths.results / f"training_history_{cfg.model_id}.png",
+            f"{cfg.model_id}: training history",
+        )
         # the training state is written last: it is the commit point of the epoch
         save_checkpoint(self.paths.state, "training_state", cfg, **self._state(generator))
 
@@ -312,29 +341,45 @@ class Trainer:
         with torch.no_grad(), self._autocast():
             pred = self.G(self._to_device(L)).float().cpu()
         self.G.train()
-        sample_grid(L, {"ground truth": ab, f"{cfg.model_id} epoch {self.epoch}": pred},
-                    self.paths.results / f"val_samples_{cfg.model_id}_epoch_{self.epoch}.png",
-                    title=f"{cfg.model_id}: validation samples, epoch {self.epoch}")  # fmt: skip
+        sample_grid(
+            L,
+            {"ground truth": ab, f"{cfg.model_id} epoch {self.epoch}": pred},
+            self.paths.results / f"val_samples_{cfg.model_id}_epoch_{self.epoch}.png",
+            title=f"{cfg.model_id}: validation samples, epoch {self.epoch}",
+        )
 
     # --- state ------------------------------------------------------------------------------
 
     def _state(self, generator: dict[str, torch.Tensor]) -> dict[str, Any]:
         state = {
-            "epoch": self.epoch, "step": self.step, "generator": generator,
-            "opt_G": self.opt_G.state_dict(), "sched_G": self.sched_G.state_dict(),
-            "history": self.history, "best_val": self.best_val, "best_epoch": self.best_epoch,
-            "elapsed": self.elapsed, "rng": rng_state(), "weights_sources": self._sources(),
-        }  # fmt: skip
+            "epoch": self.epoch,
+            "step": self.step,
+            "generator": generator,
+            "opt_G": self.opt_G.state_dict(),
+            "sched_G": self.sched_G.state_dict(),
+            "history": self.history,
+            "best_val": self.best_val,
+            "best_epoch": self.best_epoch,
+            "elapsed": self.elapsed,
+            "rng": rng_state(),
+            "weights_sources": self._sources(),
+        }
         if self.D is not None:
-            state |= {"discriminator": self.D.state_dict(), "opt_D": self.opt_D.state_dict(),
-                      "sched_D": self.sched_D.state_dict()}  # fmt: skip
+            state |= {
+                "discriminator": self.D.state_dict(),
+                "opt_D": self.opt_D.state_dict(),
+                "sched_D": self.sched_D.state_dict(),
+            }
         return state
 
     def _restore(self, path: Path) -> None:
         blob = load_checkpoint(path, kind="training_state")
         saved: ExperimentConfig = blob["config"]
-        changed = sorted(k for k, v in saved.to_dict().items()
-                         if k not in RESUMABLE_CHANGES and getattr(self.cfg, k) != v)  # fmt: skip
+        changed = sorted(
+            k
+            for k, v in saved.to_dict().items()
+            if k not in RESUMABLE_CHANGES and getattr(self.cfg, k) != v
+        )
         if changed:
             raise ValueError(
                 f"{path} was written by a different configuration (differs in {changed}); "
@@ -358,16 +403,29 @@ class Trainer:
         return {"vgg16": self.perceptual.weights_source.describe()} if self.perceptual else {}
 
     def _write_provenance(self, *, status: str, n_train: int, n_val: int) -> None:
-        write_json(self.paths.run_json(), {
-            "model_id": self.cfg.model_id, "status": status, "config": self.cfg.to_dict(),
-            "git_revision": git_revision(), "packages": package_versions(),
-            "device": str(self.device), "seed": self.cfg.seed,
-            "dataset": {"data_dir": str(self.cfg.data_dir), "fingerprint": self.fingerprint,
-                        "n_train": n_train, "n_val": n_val},
-            "pretrained_weights": self._sources(), "epochs_done": self.epoch,
-            "best_val_l1": self.best_val if self.best_epoch else None,
-            "best_epoch": self.best_epoch, "train_wall_time_s": round(self.elapsed, 3),
-        })  # fmt: skip
+        write_json(
+            self.paths.run_json(),
+            {
+                "model_id": self.cfg.model_id,
+                "status": status,
+                "config": self.cfg.to_dict(),
+                "git_revision": git_revision(),
+                "packages": package_versions(),
+                "device": str(self.device),
+                "seed": self.cfg.seed,
+                "dataset": {
+                    "data_dir": str(self.cfg.data_dir),
+                    "fingerprint": self.fingerprint,
+                    "n_train": n_train,
+                    "n_val": n_val,
+                },
+                "pretrained_weights": self._sources(),
+                "epochs_done": self.epoch,
+                "best_val_l1": self.best_val if self.best_epoch else None,
+                "best_epoch": self.best_epoch,
+                "train_wall_time_s": round(self.elapsed, 3),
+            },
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -382,8 +440,9 @@ class Trainer:
         return x
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16,
-                              enabled=self.cuda and self.cfg.bf16_autocast)  # fmt: skip
+        return torch.autocast(
+            "cuda", dtype=torch.bfloat16, enabled=self.cuda and self.cfg.bf16_autocast
+        )
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):

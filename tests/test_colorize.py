@@ -13,10 +13,12 @@ from colorlib.training import RunPaths, train
 
 def test_strip_upsampling_equals_full_bilinear():
     ab = torch.randn(1, 2, 32, 32)
-    full = torch.nn.functional.interpolate(ab, size=(301, 457), mode="bilinear",
-                                           align_corners=False)  # fmt: skip
-    strips = torch.cat([_upsample_rows(ab, (301, 457), t, min(301, t + 64))
-                        for t in range(0, 301, 64)], dim=2)  # fmt: skip
+    full = torch.nn.functional.interpolate(
+        ab, size=(301, 457), mode="bilinear", align_corners=False
+    )
+    strips = torch.cat(
+        [_upsample_rows(ab, (301, 457), t, min(301, t + 64)) for t in range(0, 301, 64)], dim=2
+    )
     torch.testing.assert_close(strips, full, atol=1e-5, rtol=0)
 
 
@@ -33,9 +35,15 @@ def test_colorized_photo_keeps_size_and_full_resolution_lightness(photos):
 
 @pytest.mark.slow
 def test_cli_colorizes_any_size_and_reports_failures(tmp_path, photos, capsys):
-    cfg = make_config("A", "smoke", data_dir=str(photos / "bsds500"), device="cpu",
-                      models_dir=str(tmp_path / "models"), results_dir=str(tmp_path / "results"),
-                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    cfg = make_config(
+        "A",
+        "smoke",
+        data_dir=str(photos / "bsds500"),
+        device="cpu",
+        models_dir=str(tmp_path / "models"),
+        results_dir=str(tmp_path / "results"),
+        cache_dir=str(tmp_path / "cache"),
+    )
     train(cfg, progress=False)
     gray = tmp_path / "gray_wide.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (90, 1))).save(gray)

@@ -5,11 +5,17 @@ import pytest
 from colorlib.config import PRESETS, PROFILES, ExperimentConfig, make_config, parse_overrides
 
 STUDY_TABLE = {  # STUDY.md "Configurations": (GAN, lambda_L1 or None, lambda_perc or None)
-    "A": (False, 100, None), "B": (True, 100, None), "C": (True, 100, 10),
-    "D": (False, None, 10), "E": (False, 100, 10), "F": (True, None, 10),
-    "C_L1_LOW": (True, 50, 10), "C_L1_HIGH": (True, 200, 10),
-    "C_PERCEPTUAL_LOW": (True, 100, 5), "C_PERCEPTUAL_HIGH": (True, 100, 20),
-}  # fmt: skip
+    "A": (False, 100, None),
+    "B": (True, 100, None),
+    "C": (True, 100, 10),
+    "D": (False, None, 10),
+    "E": (False, 100, 10),
+    "F": (True, None, 10),
+    "C_L1_LOW": (True, 50, 10),
+    "C_L1_HIGH": (True, 200, 10),
+    "C_PERCEPTUAL_LOW": (True, 100, 5),
+    "C_PERCEPTUAL_HIGH": (True, 100, 20),
+}
 
 
 @pytest.mark.parametrize("model_id", sorted(STUDY_TABLE))

@@ -20,9 +20,16 @@ pytestmark = pytest.mark.slow
 
 
 def _cfg(tmp_path, photos, model="A", **kw):
-    return make_config(model, "smoke", data_dir=str(photos / "bsds500"),
-                       models_dir=str(tmp_path / "models"), results_dir=str(tmp_path / "results"),
-                       cache_dir=str(tmp_path / "cache"), device="cpu", **kw)  # fmt: skip
+    return make_config(
+        model,
+        "smoke",
+        data_dir=str(photos / "bsds500"),
+        models_dir=str(tmp_path / "models"),
+        results_dir=str(tmp_path / "results"),
+        cache_dir=str(tmp_path / "cache"),
+        device="cpu",
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("model_id", list(PRESETS))
@@ -63,19 +70,47 @@ def test_same_seed_gives_bit_identical_weights(tmp_path, photos):
 
 def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, photos):
     """A real `kill -9` of a training subprocess mid-run, then --resume."""
-    common = ["--profile", "smoke", "--data", str(photos / "bsds500"), "--quiet",
-              "--set", "epochs=6", "--set", "decay_start=3", "--set", "max_train_images=48",
-              "--set", "checkpoint_every=2", "--device", "cpu"]  # fmt: skip
+    common = [
+        "--profile",
+        "smoke",
+        "--data",
+        str(photos / "bsds500"),
+        "--quiet",
+        "--set",
+        "epochs=6",
+        "--set",
+        "decay_start=3",
+        "--set",
+        "max_train_images=48",
+        "--set",
+        "checkpoint_every=2",
+        "--device",
+        "cpu",
+    ]
 
     def run(root, *extra):
-        args = [sys.executable, "-m", "colorlib", "train", "--model", "B", *common,
-                "--set", f"models_dir={root}/models", "--set", f"results_dir={root}/results",
-                "--set", f"cache_dir={root}/cache", *extra]  # fmt: skip
+        args = [
+            sys.executable,
+            "-m",
+            "colorlib",
+            "train",
+            "--model",
+            "B",
+            *common,
+            "--set",
+            f"models_dir={root}/models",
+            "--set",
+            f"results_dir={root}/results",
+            "--set",
+            f"cache_dir={root}/cache",
+            *extra,
+        ]
         return args
 
     subprocess.run(run(tmp_path / "whole"), check=True, capture_output=True)
-    victim = subprocess.Popen(run(tmp_path / "killed"), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+    victim = subprocess.Popen(
+        run(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     state = tmp_path / "killed" / "models" / "B" / "training_state.pt"
     deadline = time.time() + 300
     while time.time() < deadline:

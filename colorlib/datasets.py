@@ -1,0 +1,223 @@
+"""Datasets beyond a folder you already have: the embedded sample, the Kaggle download, and the
+validation split every model of a study shares.
+
+``python -m colorlib.data sample`` builds the sample, ``python -m colorlib.data download`` fetches
+the Kaggle dataset (needs your Kaggle credentials).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from colorlib.data import find_images
+from colorlib.io import atomic_write_bytes
+from colorlib.paths import project_root
+
+# --- the embedded sample: real colour photographs shipped inside scikit-image ---------------
+
+# split by source photo: no photo contributes tiles to two splits
+SAMPLE_PHOTOS = {
+    "train": (
+        "astronaut",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "motorcycle_left",
+        "motorcycle_right",
+        "retina",
+    ),
+    "val": ("chelsea",),
+    "test": ("coffee", "rocket"),
+}
+SAMPLE_TILE = 128  # crop side; the sample serves the smoke and cpu profiles (<= 128)
+SAMPLE_STRIDE = 64
+SAMPLE_MAX_TILES = 48  # per photo, evenly spread
+SAMPLE_VERSION = 1
+
+
+def _skimage_photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    if name.startswith("motorcycle_"):
+        left, right, _ = skimage.data.stereo_motorcycle()
+        return left if name.endswith("left") else right
+    return getattr(skimage.data, name)()
+
+
+def sample_dataset(root: str | os.PathLike | None = None) -> Path:
+    """Build (once) and return the sample photo folder ``{root}/{train,val,test}/*.png``.
+
+    Tiles of ``SAMPLE_TILE``² cut with stride ``SAMPLE_STRIDE`` from the colour photographs
+    that ship with scikit-image (at most ``SAMPLE_MAX_TILES`` per photo), split by photo.
+    ``root`` defaults to ``data/sample`` under the project.
+    """
+    root = Path(root) if root else project_root() / "data" / "sample"
+    stamp = root / "SAMPLE.json"
+    if stamp.exists() and json.loads(stamp.read_text()).get("version") == SAMPLE_VERSION:
+        return root
+    counts = {}
+    for split, names in SAMPLE_PHOTOS.items():
+        for name in names:
+            photo = _skimage_photo(name)
+            tiles = _tiles(photo)
+            for i, tile in enumerate(tiles):
+                path = root / split / f"{name}_{i:03d}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(tile).save(path.with_suffix(".tmp.png"))
+                os.replace(path.with_suffix(".tmp.png"), path)
+            counts[name] = len(tiles)
+    atomic_write_bytes(
+        stamp,
+        json.dumps(
+            {
+                "version": SAMPLE_VERSION,
+                "source": "skimage.data (scikit-image's bundled photographs)",
+                "tile": SAMPLE_TILE,
+                "stride": SAMPLE_STRIDE,
+                "splits": SAMPLE_PHOTOS,
+                "tiles_per_photo": counts,
+            },
+            indent=2,
+        ).encode(),
+    )
+    return root
+
+
+def _tiles(photo: np.ndarray) -> list[np.ndarray]:
+    h, w = photo.shape[:2]
+    corners = [
+        (y, x)
+        for y in range(0, h - SAMPLE_TILE + 1, SAMPLE_STRIDE)
+        for x in range(0, w - SAMPLE_TILE + 1, SAMPLE_STRIDE)
+    ]
+    if len(corners) > SAMPLE_MAX_TILES:
+        keep = np.linspace(0, len(corners) - 1, SAMPLE_MAX_TILES).round().astype(int)
+        corners = [corners[i] for i in keep]
+    return [photo[y : y + SAMPLE_TILE, x : x + SAMPLE_TILE] for y, x in corners]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
+    """``"sample"`` -> the embedded sample (built on first use); a relative path -> under the
+    project root; an absolute path as is."""
+    if str(data_dir) == "sample":
+        return sample_dataset()
+    path = Path(data_dir)
+    return path if path.is_absolute() else project_root() / path
+
+
+# --- the Kaggle dataset ---------------------------------------------------------------------
+
+KAGGLE_DATASET = "aayush9753/image-colorization-dataset"
+
+
+def download_kaggle(target: str | os.PathLike | None = None) -> Path:
+    """Fetch the original study's dataset with the user's Kaggle credentials.
+
+    Lands in ``data/colorize_dataset/data/{train,test}_{color,black}``. Raises ``RuntimeError``
+    saying what to do when credentials, the ``kaggle`` package or the network are missing.
+    """
+    target = Path(target) if target else project_root() / "data" / "colorize_dataset"
+    creds = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
+    if not creds.exists() and not (
+        os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
+    ):
+        raise RuntimeError(
+            f"no Kaggle credentials: create an API token at https://www.kaggle.com/settings, "
+            f"save it as {creds} (chmod 600) or set KAGGLE_USERNAME and KAGGLE_KEY, then rerun "
+            f"`python -m colorlib.data download`. Or download {KAGGLE_DATASET} by hand and "
+            f"unpack it so that {target / 'data' / 'train_color'} exists."
+        )
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi
+    except ImportError as err:
+        raise RuntimeError("the download needs the kaggle package: pip install kaggle") from err
+    api = KaggleApi()
+    api.authenticate()
+    try:
+        api.dataset_download_files(KAGGLE_DATASET, path=str(target), unzip=True, quiet=False)
+    except Exception as err:  # the client raises many kinds; all mean the same to a user
+        raise RuntimeError(
+            f"downloading {KAGGLE_DATASET} failed ({err}); check your network and that you "
+            "accepted the dataset's terms on kaggle.com"
+        ) from err
+    return target / "data"
+
+
+# --- the validation split -------------------------------------------------------------------
+
+
+def holdout(files: list[Path], n_val: int, seed: int) -> tuple[list[Path], list[Path]]:
+    """Seeded split of ``files`` into (train, val) with ``n_val`` photos held out; order kept."""
+    if not 0 < n_val < len(files):
+        raise ValueError(
+            f"holding out {n_val} photos for validation needs between 1 and "
+            f"{len(files) - 1} of them; {len(files)} training photos found"
+        )
+    order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
+    held = set(order[:n_val])
+    return (
+        [f for i, f in enumerate(files) if i not in held],
+        [f for i, f in enumerate(files) if i in held],
+    )
+
+
+def create_validation_split(
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    n_val: int = 250,
+    seed: int = 42,
+    train_splits: tuple[str, ...] = ("train",),
+    val_split: str = "val",
+) -> dict:
+    """Write the train/validation split every model of a study shares, as JSON.
+
+    A dataset that has its own ``val_split`` folder keeps it; otherwise ``n_val`` training
+    photos are held out with ``seed`` (250 of the Kaggle layout's 5,000, as the original). The
+    file lists paths relative to ``data_dir``; training reads it through ``split_file``. An
+    existing file with the same split is kept; a different one is never overwritten
+    (``FileExistsError``): delete it deliberately to re-split.
+    """
+    data_dir = Path(data_dir)
+    train = find_images(data_dir, train_splits)
+    try:
+        val, method = find_images(data_dir, val_split), f"the dataset's {val_split}/ folder"
+    except FileNotFoundError:
+        (train, val), method = holdout(train, n_val, seed), f"{n_val} held out, seed {seed}"
+    split = {
+        "data_dir": str(data_dir),
+        "method": method,
+        "train": [str(f.relative_to(data_dir)) for f in train],
+        "val": [str(f.relative_to(data_dir)) for f in val],
+    }
+    out = Path(out)
+    if out.exists():
+        existing = json.loads(out.read_text())
+        if (existing.get("train"), existing.get("val")) != (split["train"], split["val"]):
+            raise FileExistsError(
+                f"{out} already holds a different validation split; every model must see the "
+                "same one, so it is not overwritten. Delete it deliberately to re-split."
+            )
+        return existing
+    atomic_write_bytes(out, json.dumps(split, indent=1).encode())
+    return split
+
+
+def read_split(
+    path: str | os.PathLike, data_dir: str | os.PathLike
+) -> tuple[list[Path], list[Path]]:
+    """The (train, val) files of a split written by :func:`create_validation_split`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"split file {path} does not exist; create it with "
+            "notebooks/create_validation_split.ipynb or run_all.py"
+        )
+    split = json.loads(path.read_text())
+    root = Path(data_dir)
+    return [root / r for r in split["train"]], [root / r for r in split["val"]]
