@@ -1,0 +1,132 @@
+"""Notebook tier: papermill executes each notebook with smoke parameters into tmp_path, and the
+tests read back what the package wrote."""
+
+import json
+
+import nbformat
+import pandas as pd
+import papermill
+import pytest
+
+from colorlib.paths import project_root
+from colorlib.study import check_parameters
+
+pytestmark = pytest.mark.slow
+NOTEBOOKS = project_root() / "notebooks"
+
+
+def _run(name, out, **parameters):
+    papermill.execute_notebook(
+        str(NOTEBOOKS / name),
+        str(out),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(project_root()),
+        progress_bar=False,
+    )
+    return nbformat.read(out, as_version=4)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["create_validation_split.ipynb", "train_model.ipynb", "comprehensive_model_evaluation.ipynb"],
+)
+def test_notebooks_are_thin_and_parameterised(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert "def " not in cell.source and "class " not in cell.source
+            assert "sys.path" not in cell.source
+            keep = "NBVAL_CHECK_OUTPUT" in cell.metadata.get("tags", [])
+            assert keep or not cell.outputs, "outputs are kept only where nbval checks them"
+    for line in params[0].source.splitlines():  # literals only
+        assert " = " in line and "(" not in line, line
+
+
+def test_split_notebook_writes_and_protects_the_split(tmp_path, photos):
+    data = tmp_path / "photos"  # a photo folder with train/ but no val/: 10 are held out
+    data.mkdir()
+    (data / "train").symlink_to(photos / "sun_hays80", target_is_directory=True)
+    split = tmp_path / "split.json"
+    _run(
+        "create_validation_split.ipynb",
+        tmp_path / "s.ipynb",
+        data_dir=str(data),
+        split_file=str(split),
+        n_val=10,
+        seed=42,
+    )
+    written = json.loads(split.read_text())
+    assert len(written["val"]) == 10 and len(written["train"]) == 70
+    assert not set(written["val"]) & set(written["train"])
+    # same parameters: fine; a different split: refused, the file is untouched
+    _run(
+        "create_validation_split.ipynb",
+        tmp_path / "s2.ipynb",
+        data_dir=str(data),
+        split_file=str(split),
+        n_val=10,
+        seed=42,
+    )
+    with pytest.raises(papermill.PapermillExecutionError, match="different validation split"):
+        _run(
+            "create_validation_split.ipynb",
+            tmp_path / "s3.ipynb",
+            data_dir=str(data),
+            split_file=str(split),
+            n_val=10,
+            seed=7,
+        )
+    assert json.loads(split.read_text()) == written
+
+
+def test_train_then_evaluation_notebooks(tmp_path):
+    common = dict(
+        profile="smoke",
+        data_dir="sample",
+        models_dir=str(tmp_path / "models"),
+        results_dir=str(tmp_path / "results"),
+        cache_dir=str(tmp_path / "cache"),
+    )
+    for model in ("A", "B", "GRAY"):
+        _run(
+            "train_model.ipynb",
+            tmp_path / f"model_{model}.ipynb",
+            model_id=model,
+            overrides={"epochs": 2},
+            **common,
+        )
+    a = pd.read_csv(tmp_path / "results" / "A" / "metrics_A.csv")
+    assert a.loc[0, "n_images"] == 4 and a.loc[0, "val_loss"] > 0
+    assert (tmp_path / "results" / "B" / "training_history_B.png").stat().st_size > 0
+    nb = _run(
+        "comprehensive_model_evaluation.ipynb",
+        tmp_path / "eval.ipynb",
+        results_dir=str(tmp_path / "results"),
+        models_dir=str(tmp_path / "models"),
+    )
+    assert "3 model(s): A, B, GRAY" in "".join(
+        o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+    )
+    ev = tmp_path / "results" / "Evaluate"
+    table = pd.read_csv(ev / "metrics_comparison.csv", index_col=0)
+    assert list(table.index) == ["A", "B", "GRAY"] and table["overall_score"].between(0, 1).all()
+    inference = pd.read_csv(ev / "inference_metrics_comparison.csv")
+    assert inference.set_index("model").loc["A", "parameters"] == 261_202
+    paired = pd.read_csv(ev / "paired_tests.csv")
+    assert set(paired["model"]) == {"B", "GRAY"}
+    for f in (
+        "comprehensive_metrics_comparison.png",
+        "training_history_comparison.png",
+        "complete_comparison_grid.png",
+        "comparison_test_image_1.png",
+        "colorfulness_vs_accuracy.png",
+    ):
+        assert (ev / f).stat().st_size > 0, f
+
+
+def test_unknown_parameters_are_refused():
+    with pytest.raises(ValueError, match=r"no parameter\(s\) \['modle_id'\]"):
+        check_parameters(NOTEBOOKS / "train_model.ipynb", {"modle_id": "A"})
