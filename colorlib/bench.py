@@ -1,0 +1,317 @@
+"""Benchmarks: colorlib's paths against baselines written the way the original study did it.
+
+    python -m colorlib.bench [--quick] [--out benchmarks/RESULTS.md]
+
+Each figure is measured for the baseline and for colorlib in the same process, interleaved,
+several repeats; the report gives medians and ratios and describes the machine. Tests never
+assert times: this script measures, and its report is committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from colorlib.paths import project_root
+
+ROOT = project_root()
+
+
+def _photos() -> Path:
+    shared = Path(os.environ.get("COLORLIB_SHARED", ROOT.parent / "shared"))
+    return shared / "data"
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds per call of each function, calls interleaved round-robin."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for fn in fns.values():  # warm-up
+        fn()
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# --- 1. evaluation per image ----------------------------------------------------------------
+
+
+def bench_evaluation(n_images: int, repeats: int) -> list[dict]:
+    from skimage.color import lab2rgb, rgb2lab
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from colorlib.color import encode_lab, rgb_to_lab
+    from colorlib.data import find_images, load_images
+    from colorlib.metrics import LPIPS, evaluate_pair
+
+    imgs = load_images(find_images(_photos() / "bsds500", "test")[:n_images], 256).images
+    rgb = torch.from_numpy(imgs).permute(0, 3, 1, 2).double() / 255
+    lab = encode_lab(rgb_to_lab(rgb))
+    L, ab = lab[:, :1], lab[:, 1:]
+    g = torch.Generator().manual_seed(0)
+    ab_pred = (ab * 0.5 + 0.02 * torch.randn(ab.shape, generator=g, dtype=ab.dtype)).clamp(-1, 1)
+
+    def baseline() -> None:  # the original: per image, colormath at stride 8, skimage metrics
+        from colormath.color_diff import delta_e_cie2000
+        from colormath.color_objects import LabColor
+
+        np.asscalar = lambda a: a.item()  # colormath 3.0.0 needs the removed numpy.asscalar
+        for i in range(n_images):
+            lab_t = np.concatenate([(L[i, 0].numpy() + 1) * 50, ab[i].numpy() * 128])
+            lab_p = np.concatenate([(L[i, 0].numpy() + 1) * 50, ab_pred[i].numpy() * 128])
+            t_rgb = lab2rgb(np.moveaxis(lab_t, 0, -1))
+            p_rgb = lab2rgb(np.moveaxis(lab_p, 0, -1))
+            peak_signal_noise_ratio(t_rgb, p_rgb, data_range=1.0)
+            structural_similarity(t_rgb, p_rgb, channel_axis=-1, data_range=1.0)
+            lt, lp = rgb2lab(t_rgb), rgb2lab(p_rgb)
+            for y in range(0, 256, 8):
+                for x in range(0, 256, 8):
+                    delta_e_cie2000(LabColor(*lt[y, x]), LabColor(*lp[y, x]))
+            _colorfulness_loop(p_rgb)
+
+    def ours() -> None:
+        evaluate_pair(L, ab_pred, ab)
+
+    t = interleaved({"baseline": baseline, "colorlib": ours}, repeats)
+    lpips = LPIPS()
+    x, y = rgb.float() * 2 - 1, rgb.flip(0).float() * 2 - 1
+    t_lpips = interleaved({"lpips": lambda: lpips(x, y)}, repeats)["lpips"]
+    per = {k: v / n_images * 1000 for k, v in t.items()}
+    return [
+        {"figure": "evaluation ms / 256² image (PSNR+SSIM+ΔE00+colourfulness)",
+         "baseline": per["baseline"], "colorlib": per["colorlib"],
+         "ratio": per["baseline"] / per["colorlib"],
+         "note": "baseline ΔE00 on 1/64 of the pixels (colormath, stride 8); colorlib on all"},
+        {"figure": "LPIPS ms / 256² image (AlexNet, batched)", "baseline": float("nan"),
+         "colorlib": t_lpips / n_images * 1000, "ratio": float("nan"), "note": "separately"},
+    ]
+
+
+def _colorfulness_loop(rgb: np.ndarray) -> float:
+    r, g, b = (rgb[..., i] * 255 for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+# --- 2. data pipeline -----------------------------------------------------------------------
+
+
+class _PerSampleBaseline(torch.utils.data.Dataset):
+    """What colorization tutorials do: open, resize, augment and convert in __getitem__."""
+
+    def __init__(self, files: list[Path], size: int) -> None:
+        from torchvision.transforms import v2
+
+        self.files, self.size = files, size
+        self.aug = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomRotation(15),
+                               v2.ColorJitter(0.2, 0.2, 0.2, 0.05),
+                               v2.RandomAffine(0, translate=(0.1, 0.1))])
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+        from skimage.color import rgb2lab
+
+        img = Image.open(self.files[i]).convert("RGB").resize((self.size, self.size))
+        img = self.aug(img)
+        lab = rgb2lab(np.asarray(img)).astype(np.float32)
+        lab = torch.from_numpy(lab).permute(2, 0, 1)
+        return lab[:1] / 50 - 1, lab[1:] / 128
+
+
+def bench_data(n_samples: int, repeats: int) -> list[dict]:
+    from colorlib.data import Augmentation, ColorizationDataset, find_images, load_images
+
+    files = find_images(_photos() / "bsds500", "train")[:n_samples]
+    rows = []
+    for size in (64, 256):
+        cached = ColorizationDataset(load_images(files, size), augment=Augmentation())
+        base = _PerSampleBaseline(files, size)
+
+        def drain(ds) -> None:
+            for _ in torch.utils.data.DataLoader(ds, batch_size=16):
+                pass
+
+        t = interleaved({"baseline": lambda: drain(base), "colorlib": lambda: drain(cached)},
+                        repeats)
+        rate = {k: n_samples / v for k, v in t.items()}
+        rows.append({"figure": f"data samples/s at {size}² (augmentation on)",
+                     "baseline": rate["baseline"], "colorlib": rate["colorlib"],
+                     "ratio": rate["colorlib"] / rate["baseline"],
+                     "note": "colorlib: decoded once (uint8 cache), seeded tensor augmentation"})
+    return rows
+
+
+# --- 3. training throughput -----------------------------------------------------------------
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    t = interleaved({"mm": lambda: a @ b}, repeats)["mm"]
+    return 2 * n**3 / t / 1e9
+
+
+def step_flops(trainer, L, ab) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step(L, ab)
+    return counter.get_total_flops()
+
+
+def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
+    from colorlib.config import make_config
+    from colorlib.training import Trainer
+
+    peak = matmul_gflops()
+    rows = []
+    cases = [("A", 64, 32, 16), ("C", 64, 32, 16), ("A", 256, 64, 4), ("C", 256, 64, 4)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, size, ngf, batch in cases:
+            variants = {"eager NCHW": {}, "channels_last": {"channels_last": True}}
+            results = {}
+            for name, extra in variants.items():
+                cfg = make_config(model, "cpu", image_size=size, ngf=ngf, ndf=ngf,
+                                  batch_size=batch, device="cpu", models_dir=tmp,
+                                  results_dir=tmp, **extra)
+                trainer = Trainer(cfg, progress=False)
+                L = torch.rand(batch, 1, size, size) * 2 - 1
+                ab = torch.randn(batch, 2, size, size) * 0.2
+                flops = step_flops(trainer, L, ab)
+                results[name] = (trainer, L, ab, flops)
+            t = interleaved({n: (lambda r=r: r[0].train_step(r[1], r[2]))
+                             for n, r in results.items()}, repeats)
+            base = t["eager NCHW"]
+            for name, secs in t.items():
+                flops = results[name][3]
+                rows.append({"figure": f"train {model} {size}² ngf{ngf} b{batch}: {name}",
+                             "baseline": batch / base, "colorlib": batch / secs,
+                             "ratio": base / secs,
+                             "note": f"{flops / secs / 1e9:.1f} GFLOP/s = "
+                                     f"{100 * flops / secs / 1e9 / peak:.0f}% of matmul"})
+    return rows, peak
+
+
+# --- 4. colorize a 24-megapixel photo -------------------------------------------------------
+
+
+def bench_colorize(repeats: int) -> list[dict]:
+    from PIL import Image
+
+    from colorlib.checkpoints import save_checkpoint
+    from colorlib.config import make_config
+    from colorlib.networks import UnetGenerator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = _photos() / "sun_hays80" / "abbey_sun_asztnlqhlrvirneh.jpg"
+        big = Path(tmp) / "photo24mp.jpg"
+        Image.open(src).convert("RGB").resize((6000, 4000), Image.Resampling.BICUBIC).save(
+            big, quality=92)
+        cfg = make_config("A", "full")
+        ckpt = Path(tmp) / "g.pt"
+        save_checkpoint(ckpt, "generator", cfg, generator=UnetGenerator(256, 64).state_dict(),
+                        epoch=0, val_l1=0.0)
+        walls, rss = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", _COLORIZE_CHILD, str(ckpt), str(big),
+                                  str(Path(tmp) / "out")], capture_output=True, text=True,
+                                 check=True).stdout.split()
+            walls.append(time.perf_counter() - start)
+            rss.append(int(out[-1]) / 2**20)
+    return [{"figure": "colorize 24 MP photo, s (whole command)", "baseline": float("nan"),
+             "colorlib": statistics.median(walls), "ratio": float("nan"),
+             "note": "target < 10 s; ImageNet-size U-Net (256², ngf 64)"},
+            {"figure": "colorize 24 MP photo, peak RSS GiB", "baseline": float("nan"),
+             "colorlib": max(rss), "ratio": float("nan"), "note": "target < 3 GiB"}]
+
+
+_COLORIZE_CHILD = """
+import resource, sys
+from colorlib.__main__ import main
+main(["colorize", sys.argv[2], "--checkpoint", sys.argv[1], "--out", sys.argv[3],
+      "--device", "cpu"])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    from colorlib.runtime import cpu_name
+
+    return (f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
+            f"device cpu")
+
+
+def report(rows: list[dict], peak: float, quick: bool) -> str:
+    lines = [
+        "# colorlib benchmarks", "",
+        f"Measured {datetime.date.today()} with `python -m colorlib.bench"
+        f"{' --quick' if quick else ''}` on: {machine()}.",
+        f"fp32 matmul rate on this machine (2048², same run): {peak:.1f} GFLOP/s.", "",
+        "Medians of interleaved repeats; ratio = colorlib's speed-up over the baseline.", "",
+        "| figure | baseline | colorlib | ratio | note |", "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['figure']} | {_num(r['baseline'])} | {_num(r['colorlib'])} | "
+                     f"{_num(r['ratio'], 'x')} | {r['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(v: float, suffix: str = "") -> str:
+    return "–" if v != v else f"{v:.3g}{suffix}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorlib.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--only", choices=["evaluation", "data", "training", "colorize"],
+                        action="append", help="run only these sections")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 5
+    only = set(args.only or ["evaluation", "data", "training", "colorize"])
+    rows: list[dict] = []
+    peak = float("nan")
+    with contextlib.redirect_stderr(sys.stderr):
+        if "evaluation" in only:
+            rows += bench_evaluation(4 if args.quick else 16, repeats)
+        if "data" in only:
+            rows += bench_data(64 if args.quick else 192, repeats)
+        if "training" in only:
+            training_rows, peak = bench_training(args.quick, repeats)
+            rows += training_rows
+        if "colorize" in only:
+            rows += bench_colorize(2 if args.quick else 3)
+    if peak != peak:
+        peak = matmul_gflops()
+    text = report(rows, peak, args.quick)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
