@@ -25,7 +25,7 @@ weights: venv
 # the whole suite: lint, unit + smoke + notebook tiers, then nbval on the committed notebooks
 # (in this order: the evaluation notebook reads what the training notebook wrote)
 test: weights
-	$(PY) -m ruff check colorlib tests run_all.py tools
+	$(PY) -m ruff check colorlib tests run_all.py tools benchmarks
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(NOTEBOOKS)
 
@@ -40,7 +40,7 @@ demo: weights
 	$(PY) run_all.py --data sample --profile cpu
 
 lint: venv
-	$(PY) -m ruff check colorlib tests run_all.py tools
+	$(PY) -m ruff check colorlib tests run_all.py tools benchmarks
 
 # regenerate the committed notebooks (and their NBVAL_CHECK_OUTPUT outputs)
 notebooks: weights

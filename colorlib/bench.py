@@ -14,7 +14,6 @@ import contextlib
 import datetime
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -94,12 +93,20 @@ def bench_evaluation(n_images: int, repeats: int) -> list[dict]:
     t_lpips = interleaved({"lpips": lambda: lpips(x, y)}, repeats)["lpips"]
     per = {k: v / n_images * 1000 for k, v in t.items()}
     return [
-        {"figure": "evaluation ms / 256² image (PSNR+SSIM+ΔE00+colourfulness)",
-         "baseline": per["baseline"], "colorlib": per["colorlib"],
-         "ratio": per["baseline"] / per["colorlib"],
-         "note": "baseline ΔE00 on 1/64 of the pixels (colormath, stride 8); colorlib on all"},
-        {"figure": "LPIPS ms / 256² image (AlexNet, batched)", "baseline": float("nan"),
-         "colorlib": t_lpips / n_images * 1000, "ratio": float("nan"), "note": "separately"},
+        {
+            "figure": "evaluation ms / 256² image (PSNR+SSIM+ΔE00+colourfulness)",
+            "baseline": per["baseline"],
+            "colorlib": per["colorlib"],
+            "ratio": per["baseline"] / per["colorlib"],
+            "note": "baseline ΔE00 on 1/64 of the pixels (colormath, stride 8); colorlib on all",
+        },
+        {
+            "figure": "LPIPS ms / 256² image (AlexNet, batched)",
+            "baseline": float("nan"),
+            "colorlib": t_lpips / n_images * 1000,
+            "ratio": float("nan"),
+            "note": "separately",
+        },
     ]
 
 
@@ -119,9 +126,14 @@ class _PerSampleBaseline(torch.utils.data.Dataset):
         from torchvision.transforms import v2
 
         self.files, self.size = files, size
-        self.aug = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomRotation(15),
-                               v2.ColorJitter(0.2, 0.2, 0.2, 0.05),
-                               v2.RandomAffine(0, translate=(0.1, 0.1))])
+        self.aug = v2.Compose(
+            [
+                v2.RandomHorizontalFlip(),
+                v2.RandomRotation(15),
+                v2.ColorJitter(0.2, 0.2, 0.2, 0.05),
+                v2.RandomAffine(0, translate=(0.1, 0.1)),
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self.files)
@@ -150,13 +162,19 @@ def bench_data(n_samples: int, repeats: int) -> list[dict]:
             for _ in torch.utils.data.DataLoader(ds, batch_size=16):
                 pass
 
-        t = interleaved({"baseline": lambda: drain(base), "colorlib": lambda: drain(cached)},
-                        repeats)
+        t = interleaved(
+            {"baseline": lambda b=base: drain(b), "colorlib": lambda c=cached: drain(c)}, repeats
+        )
         rate = {k: n_samples / v for k, v in t.items()}
-        rows.append({"figure": f"data samples/s at {size}² (augmentation on)",
-                     "baseline": rate["baseline"], "colorlib": rate["colorlib"],
-                     "ratio": rate["colorlib"] / rate["baseline"],
-                     "note": "colorlib: decoded once (uint8 cache), seeded tensor augmentation"})
+        rows.append(
+            {
+                "figure": f"data samples/s at {size}² (augmentation on)",
+                "baseline": rate["baseline"],
+                "colorlib": rate["colorlib"],
+                "ratio": rate["colorlib"] / rate["baseline"],
+                "note": "colorlib: decoded once (uint8 cache), seeded tensor augmentation",
+            }
+        )
     return rows
 
 
@@ -189,24 +207,39 @@ def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
             variants = {"eager NCHW": {}, "channels_last": {"channels_last": True}}
             results = {}
             for name, extra in variants.items():
-                cfg = make_config(model, "cpu", image_size=size, ngf=ngf, ndf=ngf,
-                                  batch_size=batch, device="cpu", models_dir=tmp,
-                                  results_dir=tmp, **extra)
+                cfg = make_config(
+                    model,
+                    "cpu",
+                    image_size=size,
+                    ngf=ngf,
+                    ndf=ngf,
+                    batch_size=batch,
+                    device="cpu",
+                    models_dir=tmp,
+                    results_dir=tmp,
+                    **extra,
+                )
                 trainer = Trainer(cfg, progress=False)
                 L = torch.rand(batch, 1, size, size) * 2 - 1
                 ab = torch.randn(batch, 2, size, size) * 0.2
                 flops = step_flops(trainer, L, ab)
                 results[name] = (trainer, L, ab, flops)
-            t = interleaved({n: (lambda r=r: r[0].train_step(r[1], r[2]))
-                             for n, r in results.items()}, repeats)
+            t = interleaved(
+                {n: (lambda r=r: r[0].train_step(r[1], r[2])) for n, r in results.items()}, repeats
+            )
             base = t["eager NCHW"]
             for name, secs in t.items():
                 flops = results[name][3]
-                rows.append({"figure": f"train {model} {size}² ngf{ngf} b{batch}: {name}",
-                             "baseline": batch / base, "colorlib": batch / secs,
-                             "ratio": base / secs,
-                             "note": f"{flops / secs / 1e9:.1f} GFLOP/s = "
-                                     f"{100 * flops / secs / 1e9 / peak:.0f}% of matmul"})
+                rows.append(
+                    {
+                        "figure": f"train {model} {size}² ngf{ngf} b{batch}: {name}",
+                        "baseline": batch / base,
+                        "colorlib": batch / secs,
+                        "ratio": base / secs,
+                        "note": f"{flops / secs / 1e9:.1f} GFLOP/s = "
+                        f"{100 * flops / secs / 1e9 / peak:.0f}% of matmul",
+                    }
+                )
     return rows, peak
 
 
@@ -224,24 +257,52 @@ def bench_colorize(repeats: int) -> list[dict]:
         src = _photos() / "sun_hays80" / "abbey_sun_asztnlqhlrvirneh.jpg"
         big = Path(tmp) / "photo24mp.jpg"
         Image.open(src).convert("RGB").resize((6000, 4000), Image.Resampling.BICUBIC).save(
-            big, quality=92)
+            big, quality=92
+        )
         cfg = make_config("A", "full")
         ckpt = Path(tmp) / "g.pt"
-        save_checkpoint(ckpt, "generator", cfg, generator=UnetGenerator(256, 64).state_dict(),
-                        epoch=0, val_l1=0.0)
+        save_checkpoint(
+            ckpt,
+            "generator",
+            cfg,
+            generator=UnetGenerator(256, 64).state_dict(),
+            epoch=0,
+            val_l1=0.0,
+        )
         walls, rss = [], []
         for _ in range(repeats):
             start = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", _COLORIZE_CHILD, str(ckpt), str(big),
-                                  str(Path(tmp) / "out")], capture_output=True, text=True,
-                                 check=True).stdout.split()
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    _COLORIZE_CHILD,
+                    str(ckpt),
+                    str(big),
+                    str(Path(tmp) / "out"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
             walls.append(time.perf_counter() - start)
             rss.append(int(out[-1]) / 2**20)
-    return [{"figure": "colorize 24 MP photo, s (whole command)", "baseline": float("nan"),
-             "colorlib": statistics.median(walls), "ratio": float("nan"),
-             "note": "target < 10 s; ImageNet-size U-Net (256², ngf 64)"},
-            {"figure": "colorize 24 MP photo, peak RSS GiB", "baseline": float("nan"),
-             "colorlib": max(rss), "ratio": float("nan"), "note": "target < 3 GiB"}]
+    return [
+        {
+            "figure": "colorize 24 MP photo, s (whole command)",
+            "baseline": float("nan"),
+            "colorlib": statistics.median(walls),
+            "ratio": float("nan"),
+            "note": "target < 10 s; ImageNet-size U-Net (256², ngf 64)",
+        },
+        {
+            "figure": "colorize 24 MP photo, peak RSS GiB",
+            "baseline": float("nan"),
+            "colorlib": max(rss),
+            "ratio": float("nan"),
+            "note": "target < 3 GiB",
+        },
+    ]
 
 
 _COLORIZE_CHILD = """
@@ -259,23 +320,31 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 def machine() -> str:
     from colorlib.runtime import cpu_name
 
-    return (f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
-            f"device cpu")
+    return (
+        f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
+        f"device cpu"
+    )
 
 
 def report(rows: list[dict], peak: float, quick: bool) -> str:
     lines = [
-        "# colorlib benchmarks", "",
+        "# colorlib benchmarks",
+        "",
         f"Measured {datetime.date.today()} with `python -m colorlib.bench"
         f"{' --quick' if quick else ''}` on: {machine()}.",
-        f"fp32 matmul rate on this machine (2048², same run): {peak:.1f} GFLOP/s.", "",
-        "Medians of interleaved repeats; ratio = colorlib's speed-up over the baseline.", "",
-        "| figure | baseline | colorlib | ratio | note |", "| --- | ---: | ---: | ---: | --- |",
+        f"fp32 matmul rate on this machine (2048², same run): {peak:.1f} GFLOP/s.",
+        "",
+        "Medians of interleaved repeats; ratio = colorlib's speed-up over the baseline.",
+        "",
+        "| figure | baseline | colorlib | ratio | note |",
+        "| --- | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
-        lines.append(f"| {r['figure']} | {_num(r['baseline'])} | {_num(r['colorlib'])} | "
-                     f"{_num(r['ratio'], 'x')} | {r['note']} |")
+        lines.append(
+            f"| {r['figure']} | {_num(r['baseline'])} | {_num(r['colorlib'])} | "
+            f"{_num(r['ratio'], 'x')} | {r['note']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -287,8 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorlib.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
-    parser.add_argument("--only", choices=["evaluation", "data", "training", "colorize"],
-                        action="append", help="run only these sections")
+    parser.add_argument(
+        "--only",
+        choices=["evaluation", "data", "training", "colorize"],
+        action="append",
+        help="run only these sections",
+    )
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 5
     only = set(args.only or ["evaluation", "data", "training", "colorize"])

@@ -1,0 +1,209 @@
+"""GPU check of the training engine (run through gpu_check.sh).
+
+* trains model C (and, for the extrapolation, A, B, D, E, F) for a fixed number of steps at
+  256² batch 64 with bf16 autocast + channels_last, optionally torch.compile'd;
+* reports images/s, MFU (FLOPs counted with torch.utils.flop_counter), peak memory;
+* extrapolates the full ten-model study (4,750 photos, 50 epochs, batch 64);
+* checks that GPU (bf16) and CPU (fp32) give the same losses on a fixed batch, within bf16
+  tolerance.
+
+The VGG16 of the perceptual loss uses ImageNet weights when COLORLIB_WEIGHTS_DIR or the cache
+provides them; otherwise a random VGG16 (same FLOPs, labelled in the report): the machine has
+no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from colorlib.color import encode_lab, rgb_to_lab
+from colorlib.config import make_config
+from colorlib.pretrained import WeightsNotFoundError, resolve
+from colorlib.training import Trainer
+
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense, no sparsity
+STUDY_TRAIN, STUDY_EPOCHS, BATCH, SIZE = 4750, 50, 64, 256
+ALL_TEN = {
+    "A": "A",
+    "B": "B",
+    "C": "C",
+    "D": "D",
+    "E": "E",
+    "F": "F",
+    "C_L1_LOW": "C",
+    "C_L1_HIGH": "C",
+    "C_PERCEPTUAL_LOW": "C",
+    "C_PERCEPTUAL_HIGH": "C",
+}
+
+
+def real_batch(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random size² crops of scikit-image's bundled photographs, as normalised L, ab."""
+    import skimage.data
+
+    photos = [
+        skimage.data.astronaut(),
+        skimage.data.retina(),
+        skimage.data.hubble_deep_field(),
+        skimage.data.immunohistochemistry(),
+        skimage.data.coffee(),
+    ]
+    rng = np.random.default_rng(seed)
+    crops = []
+    for i in range(n):
+        p = photos[i % len(photos)]
+        y = rng.integers(0, p.shape[0] - size + 1)
+        x = rng.integers(0, p.shape[1] - size + 1)
+        crops.append(p[y : y + size, x : x + size])
+    rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+    lab = encode_lab(rgb_to_lab(rgb))
+    return lab[:, :1].contiguous(), lab[:, 1:].contiguous()
+
+
+def backbone() -> str:
+    try:
+        resolve("vgg16")
+        return "imagenet"
+    except WeightsNotFoundError:
+        return "random"
+
+
+def trainer(model: str, device: str, tmp: str, bb: str, **kw) -> Trainer:
+    cfg = make_config(
+        model, "full", device=device, models_dir=tmp, results_dir=tmp, backbone=bb, **kw
+    )
+    return Trainer(cfg, progress=False)
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def time_steps(t: Trainer, L, ab, steps: int) -> float:
+    for _ in range(3):  # warm-up (and compilation)
+        t.train_step(L, ab)
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        t.train_step(L, ab)
+    sync()
+    return (time.perf_counter() - start) / steps
+
+
+def count_flops(t: Trainer, L, ab) -> int:
+    with FlopCounterMode(display=False) as c:
+        t.train_step(L, ab)
+    return c.get_total_flops()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--out", default="benchmarks")
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument(
+        "--cpu-dry-run",
+        action="store_true",
+        help="exercise the script on CPU at 64², batch 4 (no numbers of note)",
+    )
+    args = parser.parse_args()
+    global BATCH, SIZE
+    if args.cpu_dry_run:
+        BATCH, SIZE, args.steps, args.no_compile = 4, 64, 1, True
+        dev, name, peak = "cpu", "CPU dry run", float("nan")
+    else:
+        assert torch.cuda.is_available(), "needs a CUDA GPU (or --cpu-dry-run)"
+        dev, name = "cuda", torch.cuda.get_device_name()
+        peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), float("nan"))
+    bb = backbone()
+    L, ab = real_batch(BATCH, SIZE)
+    Lg, abg = L.to(dev), ab.to(dev)
+    lines = [
+        f"# GPU check: {name}",
+        "",
+        f"torch {torch.__version__}, 256² batch {BATCH}, bf16 autocast + channels_last, "
+        f"{args.steps} timed steps after 3 warm-up; VGG16 backbone: {bb}",
+        "",
+        "| model | variant | images/s | TFLOP/step | achieved TFLOP/s | MFU | peak GiB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    step_time: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in ("C", "A", "B", "D", "E", "F"):
+            if dev == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            t = trainer(model, dev, tmp, bb, image_size=SIZE, batch_size=BATCH)
+            flops = count_flops(t, Lg, abg)
+            sec = time_steps(t, Lg, abg, args.steps)
+            step_time[model] = sec
+            mem = torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else float("nan")
+            lines.append(
+                f"| {model} | eager | {BATCH / sec:.0f} | {flops / 1e12:.2f} | "
+                f"{flops / sec / 1e12:.0f} | {flops / sec / 1e12 / peak:.1%} | "
+                f"{mem:.1f} |"
+            )
+            if model == "C" and not args.no_compile:
+                t.G = torch.compile(t.G)
+                start = time.perf_counter()
+                csec = time_steps(t, Lg, abg, args.steps)
+                lines.append(
+                    f"| C | torch.compile(G) (compile {time.perf_counter() - start:.0f}"
+                    f" s incl.) | {BATCH / csec:.0f} | | {flops / csec / 1e12:.0f} | "
+                    f"{flops / csec / 1e12 / peak:.1%} | |"
+                )
+                step_time["C_compiled"] = csec
+            del t
+            if dev == "cuda":
+                torch.cuda.empty_cache()
+
+        steps = math.ceil(STUDY_TRAIN / BATCH) * STUDY_EPOCHS
+        total = sum(step_time[kind] * steps for kind in ALL_TEN.values())
+        lines += [
+            "",
+            f"Full study extrapolated: {steps} steps per model (4,750 photos, 50 "
+            f"epochs, batch 64), ten models: {total / 3600:.2f} h of training steps "
+            "(eager; validation and evaluation not included).",
+        ]
+
+        # GPU (bf16) vs CPU (fp32) on a fixed batch, same initial weights
+        small_L, small_ab = L[:8], ab[:8]
+        losses = {}
+        for device in ("cpu", dev):
+            t = trainer("C", device, tmp, bb, image_size=SIZE, batch_size=BATCH)
+            t.G.eval()  # dropout off: the comparison is deterministic
+            losses[device] = t.train_step(small_L, small_ab)
+        lines += [
+            "",
+            "Losses on one fixed batch (model C, same initial weights, first step):",
+            "",
+            "| term | CPU fp32 | GPU bf16 | relative difference |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        worst = 0.0
+        for k in losses["cpu"]:
+            a, b = losses["cpu"][k], losses[dev][k]
+            rel = abs(a - b) / max(abs(a), 1e-12)
+            worst = max(worst, rel)
+            lines.append(f"| {k} | {a:.5f} | {b:.5f} | {rel:.2e} |")
+        ok = worst < 2e-2
+        lines.append(f"\nWithin bf16 tolerance (2e-2 relative): {'yes' if ok else 'NO'}")
+    text = "\n".join(lines) + "\n"
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "GPU_RESULTS.md").write_text(text)
+    print(text)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("COLORLIB_OFFLINE", "1")
+    raise SystemExit(main())
