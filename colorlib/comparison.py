@@ -22,7 +22,7 @@ from scipy import stats
 from colorlib.config import BASELINES, PRESETS, ExperimentConfig
 from colorlib.metrics import HIGHER_IS_BETTER, overall_score
 from colorlib.networks import UnetGenerator, count_parameters
-from colorlib.reporting import plt, save_figure, to_rgb_images, write_csv
+from colorlib.reporting import image_grid, plt, save_figure, to_rgb_images, write_csv
 
 MODEL_ORDER = (*PRESETS, *BASELINES)
 METRICS = tuple(HIGHER_IS_BETTER)  # psnr, ssim, ciede2000, lpips
@@ -161,20 +161,7 @@ def _grid_columns(study: Study) -> tuple[list[str], dict[str, np.ndarray]]:
 def plot_comparison_grid(study: Study, path: str | os.PathLike) -> None:
     """``complete_comparison_grid.png``: rows = test images; input, truth, every model."""
     names, cols = _grid_columns(study)
-    fig, axes = plt.subplots(
-        len(names), len(cols), squeeze=False, figsize=(1.6 * len(cols), 1.7 * len(names))
-    )
-    for c, (title, imgs) in enumerate(cols.items()):
-        for r in range(len(names)):
-            ax = axes[r, c]
-            ax.imshow(imgs[r])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(title, fontsize=7)
-            if c == 0:
-                ax.set_ylabel(names[r], fontsize=6)
-    save_figure(fig, path)
+    image_grid(cols, path, row_labels=names, cell=1.6)
 
 
 def plot_test_images(study: Study, out_dir: str | os.PathLike) -> list[Path]:

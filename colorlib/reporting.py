@@ -42,8 +42,21 @@ def sample_grid(
     """Rows = images; columns = the gray input, then one column per ``{name: ab}``."""
     gray = to_rgb_images(L, torch.zeros(L.shape[0], 2, *L.shape[2:]))
     panels = {"input (L)": gray} | {name: to_rgb_images(L, ab) for name, ab in columns.items()}
-    n, m = L.shape[0], len(panels)
-    fig, axes = plt.subplots(n, m, figsize=(2.2 * m, 2.2 * n), squeeze=False)
+    image_grid(panels, path, title=title, row_labels=row_labels)
+
+
+def image_grid(
+    panels: dict[str, np.ndarray],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    row_labels: Sequence[str] | None = None,
+    cell: float = 2.2,
+) -> None:
+    """One column per ``{title: images (N, H, W, 3)}``, one row per image, saved as PNG."""
+    n, m = len(next(iter(panels.values()))), len(panels)
+    fig, axes = plt.subplots(n, m, figsize=(cell * m, cell * n), squeeze=False)
+    small = 7 if cell < 2 else 9
     for c, (name, imgs) in enumerate(panels.items()):
         for r in range(n):
             ax = axes[r, c]
@@ -51,9 +64,9 @@ def sample_grid(
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(name, fontsize=9)
+                ax.set_title(name, fontsize=small)
             if c == 0 and row_labels is not None:
-                ax.set_ylabel(row_labels[r], fontsize=7)
+                ax.set_ylabel(row_labels[r], fontsize=small - 1)
     if title:
         fig.suptitle(title, fontsize=10)
     save_figure(fig, path)

@@ -151,20 +151,12 @@ def run_study(
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     results = under_root(results_dir)
     split_file = results / "validation_split.json"
-    common = dict(
-        profile=profile,
-        data_dir=data,
-        device=device,
-        models_dir=models_dir,
-        results_dir=results_dir,
-        cache_dir=cache_dir,
-    )
-    # validate everything before the first minute of compute
-    overrides = dict(overrides or {})
-    configs = {
-        m: build_config(
-            m,
-            profile,
+    # papermill writes parameters as Python literals: tuples travel as lists
+    overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in (overrides or {}).items()}
+    params = {
+        m: dict(
+            model_id=m,
+            profile=profile,
             data_dir=data,
             overrides=overrides,
             device=device,
@@ -172,12 +164,13 @@ def run_study(
             results_dir=results_dir,
             cache_dir=cache_dir,
             split_file=str(split_file),
+            resume=True,
         )
         for m in models
     }
-    params = {
-        m: dict(common, model_id=m, overrides=overrides, split_file=str(split_file), resume=True)
-        for m in models
+    # validate everything before the first minute of compute
+    configs = {
+        m: build_config(**{k: v for k, v in p.items() if k != "resume"}) for m, p in params.items()
     }
     check_parameters(NOTEBOOKS / TRAIN_NOTEBOOK, next(iter(params.values())))
 
