@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import os
 import platform
 import statistics
@@ -195,7 +196,19 @@ def step_flops(trainer, L, ab) -> int:
     return counter.get_total_flops()
 
 
+def _channels_last(trainer) -> None:
+    for net in (trainer.G, trainer.D, trainer.perceptual):
+        if net is not None:
+            net.to(memory_format=torch.channels_last)
+
+
 def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
+    """Images/s and GFLOP/s of one training step (D step + G step), per variant.
+
+    Variants: the eager NCHW baseline (what the original did), channels_last, and, without
+    ``--quick``, ``torch.compile`` of the generator. FLOPs are counted once per configuration
+    with ``torch.utils.flop_counter`` (forward + backward of every network in the step).
+    """
     from colorlib.config import make_config
     from colorlib.training import Trainer
 
@@ -204,35 +217,38 @@ def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
     cases = [("A", 64, 32, 16), ("C", 64, 32, 16), ("A", 256, 64, 4), ("C", 256, 64, 4)]
     with tempfile.TemporaryDirectory() as tmp:
         for model, size, ngf, batch in cases:
-            variants = {"eager NCHW": {}, "channels_last": {"channels_last": True}}
-            results = {}
-            for name, extra in variants.items():
-                cfg = make_config(
-                    model,
-                    "cpu",
-                    image_size=size,
-                    ngf=ngf,
-                    ndf=ngf,
-                    batch_size=batch,
-                    device="cpu",
-                    models_dir=tmp,
-                    results_dir=tmp,
-                    **extra,
-                )
-                trainer = Trainer(cfg, progress=False)
-                L = torch.rand(batch, 1, size, size) * 2 - 1
-                ab = torch.randn(batch, 2, size, size) * 0.2
-                flops = step_flops(trainer, L, ab)
-                results[name] = (trainer, L, ab, flops)
-            t = interleaved(
-                {n: (lambda r=r: r[0].train_step(r[1], r[2])) for n, r in results.items()}, repeats
+            cfg = make_config(
+                model,
+                "cpu",
+                image_size=size,
+                ngf=ngf,
+                ndf=ngf,
+                batch_size=batch,
+                device="cpu",
+                models_dir=tmp,
+                results_dir=tmp,
             )
+            L = torch.rand(batch, 1, size, size) * 2 - 1
+            ab = torch.randn(batch, 2, size, size) * 0.2
+            eager = Trainer(cfg, progress=False)
+            flops = step_flops(eager, L, ab)
+            cl = Trainer(cfg, progress=False)
+            _channels_last(cl)
+            cl_in = [x.contiguous(memory_format=torch.channels_last) for x in (L, ab)]
+            fns = {
+                "eager NCHW": functools.partial(eager.train_step, L, ab),
+                "channels_last": functools.partial(cl.train_step, *cl_in),
+            }
+            if not quick:
+                compiled = Trainer(cfg, progress=False)
+                compiled.G = torch.compile(compiled.G)
+                fns["torch.compile(G)"] = functools.partial(compiled.train_step, L, ab)
+            t = interleaved(fns, repeats)
             base = t["eager NCHW"]
             for name, secs in t.items():
-                flops = results[name][3]
                 rows.append(
                     {
-                        "figure": f"train {model} {size}² ngf{ngf} b{batch}: {name}",
+                        "figure": f"train {model} {size}² ngf{ngf} b{batch}: {name}, img/s",
                         "baseline": batch / base,
                         "colorlib": batch / secs,
                         "ratio": base / secs,
