@@ -73,8 +73,8 @@ def bench_evaluation(n_images: int, repeats: int) -> list[dict]:
 
         np.asscalar = lambda a: a.item()  # colormath 3.0.0 needs the removed numpy.asscalar
         for i in range(n_images):
-            lab_t = np.concatenate([(L[i, 0].numpy() + 1) * 50, ab[i].numpy() * 128])
-            lab_p = np.concatenate([(L[i, 0].numpy() + 1) * 50, ab_pred[i].numpy() * 128])
+            lab_t = np.concatenate([(L[i].numpy() + 1) * 50, ab[i].numpy() * 128])
+            lab_p = np.concatenate([(L[i].numpy() + 1) * 50, ab_pred[i].numpy() * 128])
             t_rgb = lab2rgb(np.moveaxis(lab_t, 0, -1))
             p_rgb = lab2rgb(np.moveaxis(lab_p, 0, -1))
             peak_signal_noise_ratio(t_rgb, p_rgb, data_range=1.0)
@@ -160,7 +160,12 @@ def bench_data(n_samples: int, repeats: int) -> list[dict]:
         base = _PerSampleBaseline(files, size)
 
         def drain(ds) -> None:
-            for _ in torch.utils.data.DataLoader(ds, batch_size=16):
+            loader = (
+                ds.loader(16)
+                if isinstance(ds, ColorizationDataset)
+                else torch.utils.data.DataLoader(ds, batch_size=16)
+            )
+            for _ in loader:
                 pass
 
         t = interleaved(

@@ -350,13 +350,41 @@ class ColorizationDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rgb = self.images[index].permute(2, 0, 1)  # (3, S, S) uint8
+    def rgb(self, index: int) -> torch.Tensor:
+        """Sample ``index`` as (augmented) uint8 sRGB ``(3, S, S)``."""
+        rgb = self.images[index].permute(2, 0, 1)
         if self.augment is not None:
             g = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index))
             rgb = apply_augmentation(rgb, self.augment, g)
-        lab = encode_lab(rgb_to_lab(rgb[None].float() / 255.0))[0]
-        return lab[:1], lab[1:]
+        return rgb
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        L, ab = lab_collate([self.rgb(index)])
+        return L[0], ab[0]
+
+    def loader(self, batch_size: int, **kwargs) -> torch.utils.data.DataLoader:
+        """A DataLoader of ``(L, ab)`` batches that converts to Lab once per batch (the same
+        numbers as per sample, with one vectorised conversion instead of ``batch_size``)."""
+        return torch.utils.data.DataLoader(
+            _RGBView(self), batch_size=batch_size, collate_fn=lab_collate, **kwargs
+        )
+
+
+class _RGBView(torch.utils.data.Dataset):
+    def __init__(self, dataset: ColorizationDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.dataset.rgb(index)
+
+
+def lab_collate(batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 sRGB images ``(3, S, S)`` -> normalised ``L (B, 1, S, S)``, ``ab (B, 2, S, S)``."""
+    lab = encode_lab(rgb_to_lab(torch.stack(list(batch)).float() / 255.0))
+    return lab[:, :1], lab[:, 1:]
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:

@@ -82,7 +82,7 @@ def evaluate(
     if cfg.max_test_images:
         files = files[: cfg.max_test_images]
     images = load_images(files, cfg.image_size, on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
-    loader = torch.utils.data.DataLoader(ColorizationDataset(images), batch_size=batch_size)
+    loader = ColorizationDataset(images).loader(batch_size)
     lpips = LPIPS(backbone=cfg.backbone).to(device)
 
     rows: list[pd.DataFrame] = []

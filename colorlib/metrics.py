@@ -17,12 +17,12 @@ metric             better      reference it is tested against
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from colorlib.color import join_lab, lab_to_rgb, rgb_to_lab
@@ -57,31 +57,36 @@ def ssim(image_true, image_test, *, data_range: float) -> float | np.ndarray:
     ``(H, W, C)`` -> float, ``(N, H, W, C)`` -> ``(N,)``.
     """
     t, p = _pair64(image_true, image_test)
-    batch = torch.from_numpy(np.ascontiguousarray(t.reshape((-1,) + t.shape[-3:])))
-    other = torch.from_numpy(np.ascontiguousarray(p.reshape((-1,) + p.shape[-3:])))
-    x, y = batch.permute(0, 3, 1, 2), other.permute(0, 3, 1, 2)  # (N, C, H, W)
+    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(t.reshape((-1,) + t.shape[-3:]), -1, 1)))
+    y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(p.reshape((-1,) + p.shape[-3:]), -1, 1)))
     if min(x.shape[-2:]) < SSIM_WIN_SIZE:
         raise ValueError(f"ssim needs images of at least {SSIM_WIN_SIZE}x{SSIM_WIN_SIZE}")
-
-    def mean(z: torch.Tensor) -> torch.Tensor:  # 7x7 uniform filter over the valid region
-        return F.avg_pool2d(z, SSIM_WIN_SIZE, stride=1)
-
+    # the five local means in one pass: x, y, x², y², xy over every 7x7 window
+    ux, uy, uxx, uyy, uxy = _window_mean(torch.stack([x, y, x * x, y * y, x * y]))
     n = SSIM_WIN_SIZE**2
     cov_norm = n / (n - 1)
-    ux, uy = mean(x), mean(y)
-    vx = cov_norm * (mean(x * x) - ux * ux)
-    vy = cov_norm * (mean(y * y) - uy * uy)
-    vxy = cov_norm * (mean(x * y) - ux * uy)
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
     out = s.mean(dim=(-2, -1)).mean(dim=1).numpy().reshape(t.shape[:-3])
     return _scalar_if_single(out, t)
 
 
+def _window_mean(z: torch.Tensor) -> torch.Tensor:
+    """Mean over every ``SSIM_WIN_SIZE``² window that fits (the region scikit-image keeps),
+    as separable shifted sums: exact in float64 and far faster than avg_pool2d on CPU."""
+    k = SSIM_WIN_SIZE
+    h, w = z.shape[-2:]
+    rows = sum(z[..., i : h - k + 1 + i, :] for i in range(k))
+    return sum(rows[..., j : w - k + 1 + j] for j in range(k)) / (k * k)
+
+
 # --- CIEDE2000 ------------------------------------------------------------------------------
 
 
-def ciede2000(lab1, lab2) -> np.ndarray:
+def ciede2000(lab1, lab2):
     """CIEDE2000 colour difference ΔE00 per pixel (kL = kC = kH = 1), vectorised, float64.
 
     Parameters
@@ -91,59 +96,64 @@ def ciede2000(lab1, lab2) -> np.ndarray:
 
     Returns
     -------
-    ndarray (...)
-        ΔE00 of every pixel (no sub-sampling). Symmetric in its arguments.
+    ndarray or Tensor (...)
+        ΔE00 of every pixel (no sub-sampling), float64, numpy unless both inputs are torch
+        tensors. Symmetric in its arguments.
 
     Notes
     -----
     Follows Sharma, Wu & Dalal, Color Res. Appl. 30(1), 2005, including their notes on
-    hue-angle wrap-around and zero chroma; reproduces all 34 of their test pairs.
+    hue-angle wrap-around and zero chroma; reproduces all 34 of their test pairs. Computed with
+    torch (float64, all CPU threads): about twice numpy's speed on the same formula.
     """
+    as_torch = isinstance(lab1, torch.Tensor) and isinstance(lab2, torch.Tensor)
     L1, a1, b1 = _lab_channels(lab1)
     L2, a2, b2 = _lab_channels(lab2)
-    c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    pi = math.pi
+    c_bar = (torch.hypot(a1, b1) + torch.hypot(a2, b2)) / 2
     c_bar7 = c_bar**7
-    g = 0.5 * (1 - np.sqrt(c_bar7 / (c_bar7 + 25.0**7)))
+    g = 0.5 * (1 - torch.sqrt(c_bar7 / (c_bar7 + 25.0**7)))
     a1p, a2p = (1 + g) * a1, (1 + g) * a2
-    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
-    h1p = np.mod(np.arctan2(b1, a1p), 2 * np.pi)  # atan2(0, 0) = 0 as Sharma requires
-    h2p = np.mod(np.arctan2(b2, a2p), 2 * np.pi)
+    c1p, c2p = torch.hypot(a1p, b1), torch.hypot(a2p, b2)
+    h1p = torch.remainder(torch.atan2(b1, a1p), 2 * pi)  # atan2(0, 0) = 0 as Sharma requires
+    h2p = torch.remainder(torch.atan2(b2, a2p), 2 * pi)
 
     chroma_zero = (c1p * c2p) == 0
     dh = h2p - h1p
-    dh = np.where(dh > np.pi, dh - 2 * np.pi, dh)
-    dh = np.where(dh < -np.pi, dh + 2 * np.pi, dh)
-    dh = np.where(chroma_zero, 0.0, dh)
+    dh = torch.where(dh > pi, dh - 2 * pi, dh)
+    dh = torch.where(dh < -pi, dh + 2 * pi, dh)
+    dh = torch.where(chroma_zero, 0.0, dh)
     dL = L2 - L1
     dC = c2p - c1p
-    dH = 2 * np.sqrt(c1p * c2p) * np.sin(dh / 2)
+    dH = 2 * torch.sqrt(c1p * c2p) * torch.sin(dh / 2)
 
     L_bar = (L1 + L2) / 2
     cp_bar = (c1p + c2p) / 2
     h_sum = h1p + h2p
-    h_bar = np.where(
-        np.abs(h1p - h2p) <= np.pi,
+    h_bar = torch.where(
+        (h1p - h2p).abs() <= pi,
         h_sum / 2,
-        np.where(h_sum < 2 * np.pi, (h_sum + 2 * np.pi) / 2, (h_sum - 2 * np.pi) / 2),
+        torch.where(h_sum < 2 * pi, (h_sum + 2 * pi) / 2, (h_sum - 2 * pi) / 2),
     )
-    h_bar = np.where(chroma_zero, h_sum, h_bar)
+    h_bar = torch.where(chroma_zero, h_sum, h_bar)
 
     t = (
         1
-        - 0.17 * np.cos(h_bar - np.deg2rad(30))
-        + 0.24 * np.cos(2 * h_bar)
-        + 0.32 * np.cos(3 * h_bar + np.deg2rad(6))
-        - 0.20 * np.cos(4 * h_bar - np.deg2rad(63))
+        - 0.17 * torch.cos(h_bar - math.radians(30))
+        + 0.24 * torch.cos(2 * h_bar)
+        + 0.32 * torch.cos(3 * h_bar + math.radians(6))
+        - 0.20 * torch.cos(4 * h_bar - math.radians(63))
     )
-    d_theta = np.deg2rad(30) * np.exp(-(((np.rad2deg(h_bar) - 275) / 25) ** 2))
+    d_theta = math.radians(30) * torch.exp(-(((torch.rad2deg(h_bar) - 275) / 25) ** 2))
     cp_bar7 = cp_bar**7
-    r_c = 2 * np.sqrt(cp_bar7 / (cp_bar7 + 25.0**7))
-    s_l = 1 + 0.015 * (L_bar - 50) ** 2 / np.sqrt(20 + (L_bar - 50) ** 2)
+    r_c = 2 * torch.sqrt(cp_bar7 / (cp_bar7 + 25.0**7))
+    s_l = 1 + 0.015 * (L_bar - 50) ** 2 / torch.sqrt(20 + (L_bar - 50) ** 2)
     s_c = 1 + 0.045 * cp_bar
     s_h = 1 + 0.015 * cp_bar * t
-    r_t = -np.sin(2 * d_theta) * r_c
+    r_t = -torch.sin(2 * d_theta) * r_c
     dl, dc, dhh = dL / s_l, dC / s_c, dH / s_h
-    return np.sqrt(dl**2 + dc**2 + dhh**2 + r_t * dc * dhh)
+    out = torch.sqrt(dl**2 + dc**2 + dhh**2 + r_t * dc * dhh)
+    return out if as_torch else out.numpy()
 
 
 # --- colourfulness --------------------------------------------------------------------------
@@ -265,13 +275,12 @@ def evaluate_pair(
     pred_hwc = rgb_pred.permute(0, 2, 3, 1).numpy()
     true_hwc = rgb_true.permute(0, 2, 3, 1).numpy()
     delta_e = ciede2000(
-        rgb_to_lab(rgb_true).permute(0, 2, 3, 1).numpy(),
-        rgb_to_lab(rgb_pred).permute(0, 2, 3, 1).numpy(),
+        rgb_to_lab(rgb_true).permute(0, 2, 3, 1), rgb_to_lab(rgb_pred).permute(0, 2, 3, 1)
     )
     out = {  # batches (N, H, W, 3): every metric returns (N,)
         "psnr": psnr(true_hwc, pred_hwc, data_range=1.0),
         "ssim": ssim(true_hwc, pred_hwc, data_range=1.0),
-        "ciede2000": delta_e.mean(axis=(1, 2)),
+        "ciede2000": delta_e.mean(dim=(1, 2)).numpy(),
     }
     if lpips is not None:
         device = next(lpips.parameters()).device
@@ -310,8 +319,11 @@ def _scalar_if_single(values, like: np.ndarray):
     return float(values) if like.ndim == 3 else values
 
 
-def _lab_channels(lab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = np.asarray(_numpy(lab), dtype=np.float64)
+def _lab_channels(lab) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    if isinstance(lab, torch.Tensor):
+        x = lab.detach().to("cpu", torch.float64)
+    else:  # a copy: numpy arrays may be read-only
+        x = torch.from_numpy(np.array(lab, dtype=np.float64))
     if x.shape[-1:] != (3,):
-        raise ValueError(f"Lab arrays must be channel-last (..., 3); got shape {x.shape}")
+        raise ValueError(f"Lab arrays must be channel-last (..., 3); got shape {tuple(x.shape)}")
     return x[..., 0], x[..., 1], x[..., 2]

@@ -218,9 +218,8 @@ class Trainer:
         order = torch.randperm(
             len(dataset), generator=torch.Generator().manual_seed(cfg.seed + self.epoch)
         )
-        loader = torch.utils.data.DataLoader(
-            dataset,
-            batch_size=cfg.batch_size,
+        loader = dataset.loader(
+            cfg.batch_size,
             sampler=order.tolist(),
             num_workers=cfg.num_workers,
             pin_memory=self.cuda,
@@ -430,8 +429,7 @@ class Trainer:
     # --- helpers ----------------------------------------------------------------------------
 
     def _fixed_batches(self, dataset: ColorizationDataset) -> list:
-        loader = torch.utils.data.DataLoader(dataset, batch_size=self.cfg.batch_size)
-        return list(loader)
+        return list(dataset.loader(self.cfg.batch_size))
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
