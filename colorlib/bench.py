@@ -210,8 +210,9 @@ def _channels_last(trainer) -> None:
 def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
     """Images/s and GFLOP/s of one training step (D step + G step), per variant.
 
-    Variants: the eager NCHW baseline (what the original did), channels_last, and, without
-    ``--quick``, ``torch.compile`` of the generator. FLOPs are counted once per configuration
+    Variants: the eager NCHW baseline (what the original did), channels_last, bf16 autocast
+    (``cpu_bf16_autocast``, opt-in because it is not exact) and, without ``--quick``,
+    ``torch.compile`` of the generator. FLOPs are counted once per configuration
     with ``torch.utils.flop_counter`` (forward + backward of every network in the step).
     """
     from colorlib.config import make_config
@@ -240,9 +241,11 @@ def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
             cl = Trainer(cfg, progress=False)
             _channels_last(cl)
             cl_in = [x.contiguous(memory_format=torch.channels_last) for x in (L, ab)]
+            bf16 = Trainer(cfg.replace(cpu_bf16_autocast=True), progress=False)
             fns = {
                 "eager NCHW": functools.partial(eager.train_step, L, ab),
                 "channels_last": functools.partial(cl.train_step, *cl_in),
+                "bf16 autocast (opt-in, not exact)": functools.partial(bf16.train_step, L, ab),
             }
             if not quick:
                 compiled = Trainer(cfg, progress=False)
@@ -307,7 +310,7 @@ def bench_colorize(repeats: int) -> list[dict]:
                 check=True,
             ).stdout.split()
             walls.append(time.perf_counter() - start)
-            rss.append(int(out[-1]) / 2**20)
+            rss.append(int(out[-1]) / 2**30)
     return [
         {
             "figure": "colorize 24 MP photo, s (whole command)",
@@ -326,12 +329,14 @@ def bench_colorize(repeats: int) -> list[dict]:
     ]
 
 
+# VmHWM, not ru_maxrss: a forked child's ru_maxrss counts the parent's pages from before exec
 _COLORIZE_CHILD = """
-import resource, sys
+import sys
 from colorlib.__main__ import main
 main(["colorize", sys.argv[2], "--checkpoint", sys.argv[1], "--out", sys.argv[3],
       "--device", "cpu"])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(int(hwm) * 1024)
 """
 
 

@@ -62,6 +62,7 @@ class ExperimentConfig:
     val_sample_count: int = 4  # validation images in val_samples_{ID}_epoch_*.png
     device: str = "auto"  # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
     bf16_autocast: bool = True  # on CUDA only
+    cpu_bf16_autocast: bool = False  # bf16 on CPU: ~1.6x for perceptual models, not exact
     channels_last: bool = True  # on CUDA only
     num_workers: int = 0
     backbone: str = "imagenet"  # "random" only for tiny tests: results labelled as such

@@ -438,8 +438,12 @@ class Trainer:
         return x
 
     def _autocast(self):
+        if self.cuda:
+            return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cfg.bf16_autocast)
         return torch.autocast(
-            "cuda", dtype=torch.bfloat16, enabled=self.cuda and self.cfg.bf16_autocast
+            "cpu",
+            dtype=torch.bfloat16,
+            enabled=self.device.type == "cpu" and self.cfg.cpu_bf16_autocast,
         )
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
