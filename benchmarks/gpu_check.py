@@ -131,7 +131,7 @@ def main() -> int:
     lines = [
         f"# GPU check: {name}",
         "",
-        f"torch {torch.__version__}, 256² batch {BATCH}, bf16 autocast + channels_last, "
+        f"torch {torch.__version__}, {SIZE}² batch {BATCH}, bf16 autocast + channels_last, "
         f"{args.steps} timed steps after 3 warm-up; VGG16 backbone: {bb}",
         "",
         "| model | variant | images/s | TFLOP/step | achieved TFLOP/s | MFU | peak GiB |",
