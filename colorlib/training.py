@@ -9,6 +9,7 @@ full training state, written atomically, so ``resume=True`` continues bit-identi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -119,22 +120,13 @@ def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
 
 
 def augmentation_of(cfg: ExperimentConfig) -> Augmentation | None:
+    """The config's augmentation switches as an :class:`Augmentation` (None when off)."""
     if not cfg.augment:
         return None
-    jitter = (
-        Augmentation()
-        if cfg.color_jitter
-        else Augmentation(brightness=0, contrast=0, saturation=0, hue=0)
-    )
-    return Augmentation(
-        hflip=cfg.hflip,
-        rotation_deg=cfg.rotation_deg,
-        translate=cfg.translate,
-        brightness=jitter.brightness,
-        contrast=jitter.contrast,
-        saturation=jitter.saturation,
-        hue=jitter.hue,
-    )
+    aug = Augmentation(hflip=cfg.hflip, rotation_deg=cfg.rotation_deg, translate=cfg.translate)
+    if cfg.color_jitter:
+        return aug
+    return dataclasses.replace(aug, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
 
 
 class Trainer:
