@@ -3,10 +3,12 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from skimage.color import lab2rgb
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from colorlib.color import encode_lab, rgb_to_lab
+from colorlib.color import decode_lab, encode_lab, rgb_to_lab
 from colorlib.metrics import (
+    EVAL_CHUNK,
     GRAY,
     LPIPS,
     ciede2000,
@@ -181,3 +183,29 @@ def test_evaluate_pair_perfect_and_gray():
     np.testing.assert_allclose(gray["colorfulness_pred"], 0, atol=0.01)
     assert np.all(gray["out_of_gamut"] == 0)
     assert GRAY.name == "GRAY"
+
+
+def test_evaluate_pair_is_per_image_whatever_the_chunking():
+    # evaluate_pair works EVAL_CHUNK images at a time; a batch spanning several chunks must give
+    # every image what it gets alone (to float rounding), and SSIM still matches skimage
+    L, ab = _lab_batch(n=EVAL_CHUNK + 2, size=64, seed=11)
+    _, ab_other = _lab_batch(n=EVAL_CHUNK + 2, size=64, seed=12)
+    lpips = LPIPS(backbone="random")
+    batch = evaluate_pair(L, ab_other, ab, lpips=lpips)
+    assert list(batch) == [
+        "psnr",
+        "ssim",
+        "ciede2000",
+        "lpips",
+        "colorfulness_pred",
+        "colorfulness_true",
+        "out_of_gamut",
+    ]
+    for i in range(L.shape[0]):
+        alone = evaluate_pair(L[i : i + 1], ab_other[i : i + 1], ab[i : i + 1], lpips=lpips)
+        for k, v in alone.items():
+            np.testing.assert_allclose(batch[k][i], v[0], rtol=1e-6 if k == "lpips" else 1e-13)
+        true = lab2rgb(np.moveaxis(decode_lab(torch.cat([L, ab], 1))[i].numpy(), 0, -1))
+        pred = lab2rgb(np.moveaxis(decode_lab(torch.cat([L, ab_other], 1))[i].numpy(), 0, -1))
+        ref = structural_similarity(true, pred, channel_axis=-1, data_range=1.0)
+        assert batch["ssim"][i] == pytest.approx(ref, abs=1e-12)
