@@ -73,9 +73,10 @@ def load_generator(path: str | os.PathLike) -> tuple[UnetGenerator, dict[str, An
     """The generator stored in ``path`` (eval mode, CPU) and the checkpoint's metadata."""
     blob = load_checkpoint(path, kind="generator")
     cfg: ExperimentConfig = blob["config"]
-    net = UnetGenerator(image_size=cfg.image_size, ngf=cfg.ngf)
+    with torch.device("meta"):  # no random init of 54 M weights that are replaced at once
+        net = UnetGenerator(image_size=cfg.image_size, ngf=cfg.ngf)
     try:
-        net.load_state_dict(blob["generator"])
+        net.load_state_dict(blob["generator"], assign=True)
     except (RuntimeError, KeyError) as err:
         raise CheckpointError(
             f"{path}: the weights do not fit the network its config describes (image_size="

@@ -50,8 +50,9 @@ def colorize_array(
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 ``(H, W, 3)`` -> uint8 ``(1, 3, H, W)``, which ``rgb_to_lab`` reads as ``/ 255``."""
     # np.array copies: arrays from PIL are read-only
-    return torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float() / 255.0
+    return torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None]
 
 
 def _upsample_rows(ab: torch.Tensor, size: tuple[int, int], top: int, bottom: int):

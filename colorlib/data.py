@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlib.color import encode_lab, rgb_to_lab
@@ -383,7 +382,7 @@ class _RGBView(torch.utils.data.Dataset):
 
 def lab_collate(batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 sRGB images ``(3, S, S)`` -> normalised ``L (B, 1, S, S)``, ``ab (B, 2, S, S)``."""
-    lab = encode_lab(rgb_to_lab(torch.stack(list(batch)).float() / 255.0))
+    lab = encode_lab(rgb_to_lab(torch.stack(list(batch))))  # uint8: table-driven gamma
     return lab[:, :1], lab[:, 1:]
 
 
@@ -395,6 +394,9 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 def apply_augmentation(rgb: torch.Tensor, aug: Augmentation, g: torch.Generator) -> torch.Tensor:
     """Augment one uint8 image ``(3, S, S)`` with parameters drawn from ``g`` (in a fixed order)."""
+    # imported here: torchvision takes ~2.5 s to import, which `colorize` and the metrics skip
+    import torchvision.transforms.v2.functional as TF
+
     u = torch.rand(8, generator=g).tolist()  # always 8 draws: the stream does not depend on aug
     if aug.hflip and u[0] < 0.5:
         rgb = TF.horizontal_flip(rgb)

@@ -134,8 +134,13 @@ class PatchDiscriminator(nn.Module):
 
 
 def init_weights(net: nn.Module, gain: float = INIT_GAIN) -> None:
-    """pix2pix "normal" init: conv weights N(0, gain), BatchNorm weight N(1, gain), biases 0."""
+    """pix2pix "normal" init: conv weights N(0, gain), BatchNorm weight N(1, gain), biases 0.
+
+    Networks built on the ``meta`` device (to load a checkpoint into) are left alone.
+    """
     for m in net.modules():
+        if any(p.is_meta for p in m.parameters(recurse=False)):
+            continue
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, gain)
             if m.bias is not None:

@@ -30,6 +30,22 @@ def test_rgb_to_lab_matches_skimage(dtype):
     np.testing.assert_allclose(ours, rgb2lab(rgb[None])[0], atol=1e-3, rtol=0)
 
 
+def test_rgb_to_lab_of_uint8_is_the_float_formula_and_skimage():
+    # uint8 input goes through a 256-entry gamma table; every level gives the same float32 Lab
+    # as the formula on level / 255 (shape (2, 3, 16, 16): the vectorised path, no scalar tail)
+    g = torch.Generator().manual_seed(3)
+    u8 = torch.randint(0, 256, (2, 3, 16, 16), generator=g, dtype=torch.uint8)
+    u8.view(-1)[:768] = torch.arange(768) % 256  # every level in every channel
+    ours = rgb_to_lab(u8)
+    assert ours.dtype == torch.float32
+    assert torch.equal(ours, rgb_to_lab(u8.float() / 255.0))
+    # odd sizes, non-contiguous views: equal up to float32 rounding, and to skimage
+    view = u8[:, :, 1:14, 2:15].permute(0, 1, 3, 2)
+    torch.testing.assert_close(rgb_to_lab(view), rgb_to_lab(view.float() / 255.0))
+    expected = rgb2lab(view.permute(0, 2, 3, 1).numpy())
+    np.testing.assert_allclose(rgb_to_lab(view).permute(0, 2, 3, 1), expected, atol=1e-3, rtol=0)
+
+
 def test_lab_to_rgb_matches_skimage_including_out_of_gamut():
     rng = np.random.default_rng(1)
     lab = np.stack(
