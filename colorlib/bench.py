@@ -221,7 +221,8 @@ def _channels_last(trainer) -> None:
 def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
     """Images/s and GFLOP/s of one training step (D step + G step), per variant.
 
-    Variants: the eager NCHW baseline (what the original did), channels_last, bf16 autocast
+    Variants: the eager NCHW baseline (what the original did), channels_last, fused Adam
+    (``fused_adam``, opt-in: rounding-level different from foreach Adam), bf16 autocast
     (``cpu_bf16_autocast``, opt-in because it is not exact) and, without ``--quick``,
     ``torch.compile`` of the generator. FLOPs are counted once per configuration
     with ``torch.utils.flop_counter`` (forward + backward of every network in the step).
@@ -253,9 +254,13 @@ def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
             _channels_last(cl)
             cl_in = [x.contiguous(memory_format=torch.channels_last) for x in (L, ab)]
             bf16 = Trainer(cfg.replace(cpu_bf16_autocast=True), progress=False)
+            fused = Trainer(cfg.replace(fused_adam=True), progress=False)
             fns = {
                 "eager NCHW": functools.partial(eager.train_step, L, ab),
                 "channels_last": functools.partial(cl.train_step, *cl_in),
+                "fused Adam (opt-in, not bit-identical)": functools.partial(
+                    fused.train_step, L, ab
+                ),
                 "bf16 autocast (opt-in, not exact)": functools.partial(bf16.train_step, L, ab),
             }
             if not quick:

@@ -153,13 +153,14 @@ class Trainer:
                 if net is not None:
                     net.to(memory_format=torch.channels_last)
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        fused = cfg.fused_adam or None  # None: torch's default (foreach)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas, fused=fused)
         self.sched_G = torch.optim.lr_scheduler.LambdaLR(
             self.opt_G, LinearDecay(cfg.epochs, cfg.decay_start)
         )
         self.opt_D = self.sched_D = None
         if self.D is not None:
-            self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+            self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas, fused=fused)
             self.sched_D = torch.optim.lr_scheduler.LambdaLR(
                 self.opt_D, LinearDecay(cfg.epochs, cfg.decay_start)
             )

@@ -68,6 +68,20 @@ def test_same_seed_gives_bit_identical_weights(tmp_path, photos):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, photos):
+    # fused_adam=True is opt-in: the same training up to float rounding, not bit for bit
+    base, fused = (
+        _cfg(tmp_path / "a", photos, "B"),
+        _cfg(tmp_path / "b", photos, "B", fused_adam=True),
+    )
+    trainer = training.Trainer(fused, progress=False)
+    assert trainer.opt_G.defaults["fused"] and trainer.opt_D.defaults["fused"]
+    ha, hb = train(base, progress=False), train(fused, progress=False)
+    pd.testing.assert_frame_equal(
+        ha.drop(columns="seconds"), hb.drop(columns="seconds"), check_exact=False, rtol=1e-3
+    )
+
+
 def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, photos):
     """A real `kill -9` of a training subprocess mid-run, then --resume."""
     common = [
