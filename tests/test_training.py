@@ -53,6 +53,11 @@ def test_every_preset_trains_and_writes_the_original_files(tmp_path, photos, mod
         assert f.is_file() and f.stat().st_size > 0, f
     G, blob = load_generator(p.best)
     assert blob["config"] == cfg and blob["val_l1"] == history["val_l1"].min()
+    # built on the meta device, every tensor is the checkpoint's, none left uninitialised
+    loaded = G.state_dict()
+    assert loaded.keys() == blob["generator"].keys()
+    assert all(torch.equal(loaded[k], v) for k, v in blob["generator"].items())
+    assert not any(t.is_meta for t in list(G.parameters()) + list(G.buffers()))
 
 
 def _weights(path):
