@@ -1,7 +1,7 @@
 """GPU check of the training engine (run through gpu_check.sh).
 
 * trains model C (and, for the extrapolation, A, B, D, E, F) for a fixed number of steps at
-  256² batch 64 with bf16 autocast + channels_last, optionally torch.compile'd;
+  256² batch 64 with bf16 autocast + channels_last, C also torch.compile'd and with fused Adam;
 * reports images/s, MFU (FLOPs counted with torch.utils.flop_counter), peak memory;
 * extrapolates the full ten-model study (4,750 photos, 50 epochs, batch 64);
 * checks that GPU (bf16) and CPU (fp32) give the same losses on a fixed batch, within bf16
@@ -165,6 +165,16 @@ def main() -> int:
             del t
             if dev == "cuda":
                 torch.cuda.empty_cache()
+            if model == "C":  # opt-in fused Adam (rounding-level different from foreach)
+                t = trainer(model, dev, tmp, bb, image_size=SIZE, batch_size=BATCH, fused_adam=True)
+                fsec = time_steps(t, Lg, abg, args.steps)
+                lines.append(
+                    f"| C | fused Adam | {BATCH / fsec:.0f} | | {flops / fsec / 1e12:.0f} | "
+                    f"{flops / fsec / 1e12 / peak:.1%} | |"
+                )
+                del t
+                if dev == "cuda":
+                    torch.cuda.empty_cache()
 
         steps = math.ceil(STUDY_TRAIN / BATCH) * STUDY_EPOCHS
         total = sum(step_time[kind] * steps for kind in ALL_TEN.values())
