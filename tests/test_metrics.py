@@ -209,3 +209,33 @@ def test_evaluate_pair_is_per_image_whatever_the_chunking():
         pred = lab2rgb(np.moveaxis(decode_lab(torch.cat([L, ab_other], 1))[i].numpy(), 0, -1))
         ref = structural_similarity(true, pred, channel_axis=-1, data_range=1.0)
         assert batch["ssim"][i] == pytest.approx(ref, abs=1e-12)
+
+
+def test_evaluate_pair_equals_the_original_skimage_colormath_chain(photos):
+    # end to end on a real photo: what the original computed (skimage lab2rgb / rgb2lab, PSNR,
+    # SSIM; colormath ΔE00 per pixel, here on every pixel of a 24x24 crop) is what we compute
+    from colormath.color_diff import delta_e_cie2000
+    from colormath.color_objects import LabColor
+    from skimage.color import rgb2lab
+
+    from colorlib.data import find_images, load_images
+
+    np.asscalar = lambda a: a.item()  # colormath 3.0.0 calls the removed numpy.asscalar
+    img = load_images(find_images(photos / "bsds500", "test")[:1], 64).images[:, 20:44, 20:44]
+    lab = encode_lab(rgb_to_lab(torch.from_numpy(img).permute(0, 3, 1, 2).double() / 255))
+    L, ab = lab[:, :1], lab[:, 1:]
+    g = torch.Generator().manual_seed(0)
+    ab_pred = (ab * 0.6 + 0.05 * torch.randn(ab.shape, generator=g, dtype=ab.dtype)).clamp(-1, 1)
+    ours = evaluate_pair(L, ab_pred, ab)
+
+    def display(ab_):  # the original: decode, lab2rgb (clips), channel-last
+        return lab2rgb(np.moveaxis(decode_lab(torch.cat([L, ab_], 1))[0].numpy(), 0, -1))
+
+    t_rgb, p_rgb = display(ab), display(ab_pred)
+    lt, lp = rgb2lab(t_rgb).reshape(-1, 3), rgb2lab(p_rgb).reshape(-1, 3)
+    delta = np.mean([delta_e_cie2000(LabColor(*a), LabColor(*b)) for a, b in zip(lt, lp)])
+    assert ours["ciede2000"][0] == pytest.approx(delta, abs=1e-6)  # seen: 5e-10
+    assert ours["psnr"][0] == pytest.approx(peak_signal_noise_ratio(t_rgb, p_rgb, data_range=1))
+    ref_ssim = structural_similarity(t_rgb, p_rgb, channel_axis=-1, data_range=1.0)
+    assert ours["ssim"][0] == pytest.approx(ref_ssim, abs=1e-9)
+    assert ours["colorfulness_true"][0] == pytest.approx(colorfulness(t_rgb), abs=1e-9)
