@@ -24,23 +24,14 @@ from colorlib.checkpoints import load_generator
 from colorlib.config import ExperimentConfig
 from colorlib.data import ColorizationDataset, dataset_fingerprint, find_images, load_images
 from colorlib.io import atomic_write_bytes
-from colorlib.metrics import GRAY, LPIPS, evaluate_pair
+from colorlib.metrics import GRAY, LPIPS, PAIR_METRICS, evaluate_pair
 from colorlib.reporting import sample_grid, write_csv
 from colorlib.runtime import git_revision, package_versions, select_device, write_json
 from colorlib.training import RunPaths
 
 log = logging.getLogger(__name__)
 
-SUMMARY_METRICS = (
-    "psnr",
-    "ssim",
-    "ciede2000",
-    "lpips",
-    "colorfulness_pred",
-    "colorfulness_true",
-    "out_of_gamut",
-    "inference_ms",
-)
+SUMMARY_METRICS = (*PAIR_METRICS, "inference_ms")
 BOOTSTRAP_RESAMPLES = 2000
 GRID_ROWS = 6
 

@@ -271,6 +271,16 @@ GRAY = GrayPredictor()
 
 
 EVAL_CHUNK = 4  # images per pass of the pixel metrics: small enough to stay in cache
+# evaluate_pair's keys, in its (and the per-image CSV's) column order; lpips only when asked
+PAIR_METRICS = (
+    "psnr",
+    "ssim",
+    "ciede2000",
+    "lpips",
+    "colorfulness_pred",
+    "colorfulness_true",
+    "out_of_gamut",
+)
 
 
 @torch.no_grad()
@@ -281,35 +291,36 @@ def evaluate_pair(
 
     Both images are reconstructed to displayable sRGB (Lab -> RGB, clipped to the gamut);
     PSNR, SSIM, colourfulness and LPIPS are computed on those RGB images and ΔE00 (mean over
-    every pixel) on their Lab values. Returns arrays ``(N,)`` keyed ``psnr, ssim, ciede2000,
-    lpips`` (only with ``lpips``), ``colorfulness_pred, colorfulness_true, out_of_gamut``.
+    every pixel) on their Lab values. Returns arrays ``(N,)`` keyed as ``PAIR_METRICS``
+    (``lpips`` only with ``lpips``).
 
     The pixel metrics run in float64 on ``EVAL_CHUNK`` images at a time (the values depend on
     the chunking only at float rounding, ~1e-16); LPIPS sees the whole batch on its device.
     """
     L, ab_pred, ab_true = (t.detach().to("cpu", torch.float64) for t in (L, ab_pred, ab_true))
-    parts = [
+    chunks = [
         _pixel_metrics(
             L[i : i + EVAL_CHUNK], ab_pred[i : i + EVAL_CHUNK], ab_true[i : i + EVAL_CHUNK]
         )
         for i in range(0, L.shape[0], EVAL_CHUNK)
     ]
-    pixel = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if not k.startswith("rgb")}
-    out = {k: pixel.pop(k) for k in ("psnr", "ssim", "ciede2000")}
+    values = {k: np.concatenate([c[0][k] for c in chunks]) for k in chunks[0][0]}
     if lpips is not None:
         device = next(lpips.parameters()).device
-        rgb_pred, rgb_true = (torch.cat([p[k] for p in parts]) for k in ("rgb_pred", "rgb_true"))
-        out["lpips"] = (
+        rgb_pred, rgb_true = (torch.cat([c[i] for c in chunks]) for i in (1, 2))
+        values["lpips"] = (
             lpips((rgb_pred * 2 - 1).float().to(device), (rgb_true * 2 - 1).float().to(device))
             .cpu()
             .double()
             .numpy()
         )
-    return out | pixel  # colorfulness_pred, colorfulness_true, out_of_gamut
+    return {k: values[k] for k in PAIR_METRICS if k in values}
 
 
-def _pixel_metrics(L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor) -> dict:
-    """PSNR, SSIM, ΔE00, colourfulness and gamut of a float64 chunk, plus its sRGB images."""
+def _pixel_metrics(
+    L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor
+) -> tuple[dict[str, np.ndarray], torch.Tensor, torch.Tensor]:
+    """Every metric but LPIPS for a float64 chunk, and its sRGB images ``(pred, true)``."""
     rgb_pred, gamut = lab_to_rgb(join_lab(L, ab_pred), return_out_of_gamut=True)
     rgb_true = lab_to_rgb(join_lab(L, ab_true))
     pred_hwc = rgb_pred.permute(0, 2, 3, 1).numpy()
@@ -317,16 +328,15 @@ def _pixel_metrics(L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor
     delta_e = ciede2000(
         rgb_to_lab(rgb_true).permute(0, 2, 3, 1), rgb_to_lab(rgb_pred).permute(0, 2, 3, 1)
     )
-    return {  # batches (n, H, W, 3): every metric returns (n,)
-        "psnr": np.atleast_1d(psnr(true_hwc, pred_hwc, data_range=1.0)),
-        "ssim": np.atleast_1d(ssim(true_hwc, pred_hwc, data_range=1.0)),
+    metrics = {  # batches (n, H, W, 3): every metric returns (n,)
+        "psnr": psnr(true_hwc, pred_hwc, data_range=1.0),
+        "ssim": ssim(true_hwc, pred_hwc, data_range=1.0),
         "ciede2000": delta_e.mean(dim=(1, 2)).numpy(),
-        "colorfulness_pred": np.atleast_1d(colorfulness(pred_hwc)),
-        "colorfulness_true": np.atleast_1d(colorfulness(true_hwc)),
+        "colorfulness_pred": colorfulness(pred_hwc),
+        "colorfulness_true": colorfulness(true_hwc),
         "out_of_gamut": gamut.numpy(),
-        "rgb_pred": rgb_pred,
-        "rgb_true": rgb_true,
     }
+    return metrics, rgb_pred, rgb_true
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -151,6 +151,18 @@ def test_lpips_random_backbone_is_labelled_and_batched():
         metric(x, x[:, :2])
 
 
+# evaluate_pair's keys in the per-image CSV's column order (written out: the test's expectation)
+PAIR_KEYS = [
+    "psnr",
+    "ssim",
+    "ciede2000",
+    "lpips",
+    "colorfulness_pred",
+    "colorfulness_true",
+    "out_of_gamut",
+]
+
+
 def _lab_batch(n=2, size=32, seed=5):
     g = torch.Generator().manual_seed(seed)
     rgb = torch.rand(n, 3, size, size, generator=g, dtype=torch.float64)
@@ -168,15 +180,7 @@ def test_evaluate_pair_perfect_and_gray():
     assert "lpips" not in perfect
 
     gray = evaluate_pair(L, GRAY(L), ab, lpips=LPIPS(backbone="random"))
-    assert set(gray) == {
-        "psnr",
-        "ssim",
-        "ciede2000",
-        "lpips",
-        "colorfulness_pred",
-        "colorfulness_true",
-        "out_of_gamut",
-    }
+    assert set(gray) == set(PAIR_KEYS)
     assert all(v.shape == (2,) for v in gray.values())
     assert np.all(gray["ciede2000"] > 1) and np.all(gray["psnr"] < 40)
     # a = b = 0 is the D65 white point: neutral up to the rounding of sRGB's matrix
@@ -192,15 +196,7 @@ def test_evaluate_pair_is_per_image_whatever_the_chunking():
     _, ab_other = _lab_batch(n=EVAL_CHUNK + 2, size=64, seed=12)
     lpips = LPIPS(backbone="random")
     batch = evaluate_pair(L, ab_other, ab, lpips=lpips)
-    assert list(batch) == [
-        "psnr",
-        "ssim",
-        "ciede2000",
-        "lpips",
-        "colorfulness_pred",
-        "colorfulness_true",
-        "out_of_gamut",
-    ]
+    assert list(batch) == PAIR_KEYS
     for i in range(L.shape[0]):
         alone = evaluate_pair(L[i : i + 1], ab_other[i : i + 1], ab[i : i + 1], lpips=lpips)
         for k, v in alone.items():
