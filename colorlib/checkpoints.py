@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
+from colorlib.atomic import atomic_write_bytes
 from colorlib.config import ExperimentConfig
-from colorlib.io import atomic_write_bytes
 from colorlib.networks import UnetGenerator
 
 FORMAT = "colorlib.checkpoint"
@@ -55,8 +55,8 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
         ) from err
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path} is not a colorlib checkpoint (no '{FORMAT}' marker); colorlib writes "
-            "models/{ID}/best_model.pt and checkpoint_epoch_*.pt"
+            f"{path} is not a colorlib checkpoint (no '{FORMAT}' marker); colorlib's checkpoints "
+            "are written by `python -m colorlib train`"
         )
     if blob.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {blob.get('version')} unsupported")

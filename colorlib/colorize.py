@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from colorlib.atomic import write_image
 from colorlib.color import AB_SCALE, encode_lab, lab_to_rgb, rgb_to_lab
 from colorlib.data import ImageError, load_rgb
 from colorlib.networks import UnetGenerator
@@ -94,11 +95,7 @@ def colorize_files(
         result = colorize_array(G, rgb, device=device)
         jpeg = src.suffix.lower() in (".jpg", ".jpeg")
         dst = out_dir / f"{src.stem}{'.jpg' if jpeg else '.png'}"
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        Image.fromarray(result).save(
-            tmp, format="JPEG" if jpeg else "PNG", **({"quality": 95} if jpeg else {})
-        )
-        os.replace(tmp, dst)
+        write_image(Image.fromarray(result), dst, **({"quality": 95} if jpeg else {}))
         written.append(dst)
         log.info("%s -> %s", src, dst)
     return written, failed

@@ -92,6 +92,15 @@ class ExperimentConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def what(self) -> dict[str, Any]:
+        """The fields that decide the results (everything but :data:`HOW_FIELDS`)."""
+        return {k: v for k, v in self.to_dict().items() if k not in HOW_FIELDS}
+
+    def differs_from(self, other: ExperimentConfig) -> list[str]:
+        """The "what" fields in which ``other`` differs: empty when both are the same run."""
+        mine, theirs = self.what(), other.what()
+        return sorted(k for k in mine if mine[k] != theirs[k])
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
         """Build from a plain dict; unknown keys raise ValueError, wrong types TypeError."""
@@ -104,6 +113,22 @@ class ExperimentConfig:
             self, **{k: _coerce_sequence(k, v) for k, v in overrides.items()}
         )
 
+
+# Where and how a run computes, not what it computes: a run may resume, and a finished run still
+# counts as complete, when only these differ (another device or GPU, more data workers, output
+# roots moved, checkpoints written more often, more validation images drawn). Every other field
+# is "what": it changes the weights or the metrics.
+HOW_FIELDS = frozenset(
+    {
+        "device",
+        "num_workers",
+        "models_dir",
+        "results_dir",
+        "cache_dir",
+        "checkpoint_every",
+        "val_sample_count",
+    }
+)
 
 # STUDY.md, "Configurations": losses only.
 PRESETS: dict[str, dict[str, Any]] = {

@@ -1,17 +1,15 @@
 """Evaluation of a trained configuration (or the GRAY baseline) on the test set.
 
-Writes ``results/{ID}/metrics_per_image_{ID}.csv`` (one row per test photo),
-``results/{ID}/metrics_{ID}.csv`` (one row: means with 95 % bootstrap confidence intervals, the
-run's best validation L1 as the original's ``val_loss``) and
-``results/{ID}/colorization_results_{ID}.png`` (with ``test_predictions_{ID}.npz``: the grid's
-images, so cross-model figures need no inference), and adds an ``evaluation`` section to
-``results/{ID}/run.json``.
+Writes the run's per-image metrics (one row per test photo), its summary metrics (one row:
+means with 95 % bootstrap confidence intervals, the run's best validation L1 as the original's
+``val_loss``), the colorization results figure with the saved test predictions behind it (so
+cross-model figures need no inference), and adds an ``evaluation`` section to the run's record
+(file names: :class:`colorlib.runs.RunPaths`).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import time
 from pathlib import Path
@@ -20,34 +18,21 @@ import numpy as np
 import pandas as pd
 import torch
 
+from colorlib.atomic import atomic_write_bytes, write_csv
 from colorlib.checkpoints import load_generator
-from colorlib.config import ExperimentConfig
-from colorlib.data import ColorizationDataset, dataset_fingerprint, find_images, load_images
-from colorlib.io import atomic_write_bytes
-from colorlib.metrics import GRAY, LPIPS, PAIR_METRICS, evaluate_pair
-from colorlib.reporting import sample_grid, write_csv
-from colorlib.runtime import git_revision, package_versions, select_device, write_json
-from colorlib.training import RunPaths
+from colorlib.config import BASELINES, ExperimentConfig
+from colorlib.data import ColorizationDataset, dataset_fingerprint, evaluation_files, load_images
+from colorlib.metrics import LPIPS, PAIR_METRICS, evaluate_pair
+from colorlib.networks import GRAY
+from colorlib.plots import sample_grid
+from colorlib.runs import RunPaths, record_run
+from colorlib.runtime import select_device
+from colorlib.stats import bootstrap_ci
 
 log = logging.getLogger(__name__)
 
 SUMMARY_METRICS = (*PAIR_METRICS, "inference_ms")
-BOOTSTRAP_RESAMPLES = 2000
 GRID_ROWS = 6
-
-
-def bootstrap_ci(
-    values: np.ndarray, *, seed: int, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean (seeded, reproducible)."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
-    alpha = (1 - level) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
 def evaluate(
@@ -60,7 +45,7 @@ def evaluate(
     paths = RunPaths.of(cfg)
     device = select_device(cfg.device)
     val_loss = float("nan")
-    if cfg.model_id == "GRAY":
+    if cfg.model_id in BASELINES:
         predictor, source = GRAY, "ab = 0 baseline"
     else:
         ckpt = Path(checkpoint) if checkpoint else paths.best
@@ -69,9 +54,7 @@ def evaluate(
         source = str(ckpt)
     predictor = predictor.to(device).eval()
 
-    files = find_images(cfg.data_dir, cfg.test_split)
-    if cfg.max_test_images:
-        files = files[: cfg.max_test_images]
+    files = evaluation_files(cfg)
     images = load_images(files, cfg.image_size, on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
     loader = ColorizationDataset(images).loader(batch_size)
     lpips = LPIPS(backbone=cfg.backbone).to(device)
@@ -92,7 +75,7 @@ def evaluate(
     per_image = pd.concat(rows, ignore_index=True)
     per_image.insert(0, "image", images.names)
     per_image.insert(0, "model", cfg.model_id)
-    write_csv(per_image, paths.results / f"metrics_per_image_{cfg.model_id}.csv", index=False)
+    write_csv(per_image, paths.per_image_csv, index=False)
 
     summary: dict[str, object] = {"model": cfg.model_id}
     for m in SUMMARY_METRICS:
@@ -104,7 +87,7 @@ def evaluate(
         "lpips_backbone": lpips.weights_source.describe(),
     }
     table = pd.DataFrame([summary])
-    write_csv(table, paths.results / f"metrics_{cfg.model_id}.csv", index=False)
+    write_csv(table, paths.metrics_csv, index=False)
 
     L, ab, pred = grid
     # the first test images, for cross-model grids that need no inference
@@ -116,42 +99,30 @@ def evaluate(
         ab_true=ab.numpy(),
         ab_pred=pred.numpy(),
     )
-    atomic_write_bytes(paths.results / f"test_predictions_{cfg.model_id}.npz", buf.getvalue())
+    atomic_write_bytes(paths.predictions, buf.getvalue())
     sample_grid(
         L,
         {"ground truth": ab, cfg.model_id: pred},
-        paths.results / f"colorization_results_{cfg.model_id}.png",
+        paths.results_png,
         title=f"{cfg.model_id} on the test set",
         row_labels=images.names[: len(L)],
     )
-    _record(paths, cfg, source, files, summary, str(device))
+    record_run(
+        cfg,
+        device,
+        fresh=False,
+        evaluation={
+            "predictor": source,
+            "device": str(device),
+            "test_split": cfg.test_split,
+            "dataset_fingerprint": dataset_fingerprint(files),
+            "n_images": summary["n_images"],
+            "lpips_backbone": summary["lpips_backbone"],
+        },
+    )
     log.info(
         "%s: %s",
         cfg.model_id,
         ", ".join(f"{m}={summary[m]:.4g}" for m in ("psnr", "ssim", "ciede2000", "lpips")),
     )
     return table
-
-
-def _record(paths: RunPaths, cfg, source, files, summary, device) -> None:
-    run_json = paths.run_json()
-    record = (
-        json.loads(run_json.read_text())
-        if run_json.exists()
-        else {
-            "model_id": cfg.model_id,
-            "config": cfg.to_dict(),
-            "git_revision": git_revision(),
-            "packages": package_versions(),
-            "seed": cfg.seed,
-        }
-    )
-    record["evaluation"] = {
-        "predictor": source,
-        "device": device,
-        "test_split": cfg.test_split,
-        "dataset_fingerprint": dataset_fingerprint(files),
-        "n_images": summary["n_images"],
-        "lpips_backbone": summary["lpips_backbone"],
-    }
-    write_json(run_json, record)

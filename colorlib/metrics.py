@@ -255,19 +255,7 @@ class LPIPS(nn.Module):
         return self.net(x, y).flatten()
 
 
-# --- the gray baseline and per-pair evaluation ----------------------------------------------
-
-
-class GrayPredictor(nn.Module):
-    """The ab = 0 baseline: every pixel gray. ``(N, 1, H, W)`` -> zeros ``(N, 2, H, W)``."""
-
-    name = "GRAY"
-
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(L.shape[0], 2, *L.shape[2:], dtype=L.dtype, device=L.device)
-
-
-GRAY = GrayPredictor()
+# --- per-pair evaluation ----------------------------------------------
 
 
 EVAL_CHUNK = 4  # images per pass of the pixel metrics: small enough to stay in cache

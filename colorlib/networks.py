@@ -4,6 +4,7 @@
   54,409,858 parameters at 256x256 input.
 * :class:`PatchDiscriminator` — PatchGAN on concat(L, ab): four stride-2 4x4 convs and a 3x3
   stride-1 head, a 16x16 logit map at 256 input, 2,762,049 parameters.
+* :class:`GrayPredictor` (``GRAY``) — the ab = 0 baseline: a predictor with no weights.
 * :func:`init_weights` — pix2pix "normal" init, N(0, 0.02).
 """
 
@@ -131,6 +132,18 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         return self.model(torch.cat([L, ab], dim=1))
+
+
+class GrayPredictor(nn.Module):
+    """The ab = 0 baseline: every pixel gray. ``(N, 1, H, W)`` -> zeros ``(N, 2, H, W)``."""
+
+    name = "GRAY"
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(L.shape[0], 2, *L.shape[2:], dtype=L.dtype, device=L.device)
+
+
+GRAY = GrayPredictor()
 
 
 def init_weights(net: nn.Module, gain: float = INIT_GAIN) -> None:

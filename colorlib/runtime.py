@@ -1,8 +1,8 @@
-"""Devices, seeding, hardware info and run provenance (``results/{ID}/run.json``)."""
+"""Devices, seeding, RNG state, hardware info, and the facts a run's provenance records (git
+revision, package versions); :mod:`colorlib.runs` writes them into ``run.json``."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from colorlib.io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +157,3 @@ def hardware_info() -> dict[str, Any]:
     else:
         info["bf16_supported"] = False
     return info
-
-
-def write_json(path: Path, data: dict[str, Any]) -> Path:
-    return atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())

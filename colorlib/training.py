@@ -9,7 +9,6 @@ full training state, written atomically, so ``resume=True`` continues bit-identi
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -19,19 +18,13 @@ from typing import Any
 
 import pandas as pd
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
+from colorlib.atomic import write_csv
 from colorlib.checkpoints import load_checkpoint, save_checkpoint
-from colorlib.config import ExperimentConfig
-from colorlib.data import (
-    Augmentation,
-    ColorizationDataset,
-    ImageSet,
-    dataset_fingerprint,
-    find_images,
-    load_images,
-)
-from colorlib.datasets import holdout, read_split
+from colorlib.config import BASELINES, ExperimentConfig
+from colorlib.data import Augmentation, ColorizationDataset, load_training_data
 from colorlib.losses import (
     VGG16PerceptualLoss,
     discriminator_loss,
@@ -39,52 +32,15 @@ from colorlib.losses import (
     l1_ab_loss,
 )
 from colorlib.networks import PatchDiscriminator, UnetGenerator
-from colorlib.reporting import plot_history, sample_grid, write_csv
-from colorlib.runtime import (
-    git_revision,
-    package_versions,
-    rng_state,
-    seed_everything,
-    select_device,
-    set_rng_state,
-    write_json,
-)
+from colorlib.plots import plot_history, sample_grid
+from colorlib.runs import RunPaths, record_run
+from colorlib.runtime import rng_state, seed_everything, select_device, set_rng_state
 
 log = logging.getLogger(__name__)
-
-# fields that may differ between a run and its resume (where, not what, is computed)
-RESUMABLE_CHANGES = frozenset({"device", "num_workers", "models_dir", "results_dir", "cache_dir"})
 
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN/inf; the message names epoch and step and the checkpoint kept."""
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    models: Path  # models/{ID}
-    results: Path  # results/{ID}
-
-    @classmethod
-    def of(cls, cfg: ExperimentConfig) -> RunPaths:
-        return cls(Path(cfg.models_dir) / cfg.model_id, Path(cfg.results_dir) / cfg.model_id)
-
-    @property
-    def state(self) -> Path:
-        return self.models / "training_state.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.models / "best_model.pt"
-
-    def checkpoint(self, epoch: int) -> Path:
-        return self.models / f"checkpoint_epoch_{epoch}.pt"
-
-    def history_csv(self, model_id: str) -> Path:
-        return self.results / f"training_history_{model_id}.csv"
-
-    def run_json(self) -> Path:
-        return self.results / "run.json"
 
 
 class LinearDecay:
@@ -99,59 +55,55 @@ class LinearDecay:
         return max(0.0, (self.epochs - epoch) / max(1, self.epochs - self.decay_start))
 
 
-def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
-    """Decoded train and validation sets, and the dataset fingerprint for provenance."""
-    if cfg.split_file:
-        files, val_files = read_split(cfg.split_file, cfg.data_dir)
-    elif cfg.val_holdout > 0:
-        files, val_files = holdout(
-            find_images(cfg.data_dir, cfg.train_splits), cfg.val_holdout, cfg.seed
-        )
-    else:
-        files = find_images(cfg.data_dir, cfg.train_splits)
-        val_files = find_images(cfg.data_dir, cfg.val_split)
-    if cfg.max_train_images:
-        files = files[: cfg.max_train_images]
-        val_files = val_files[: max(cfg.batch_size, cfg.max_train_images // 4)]
-    kw = dict(on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
-    train = load_images(files, cfg.image_size, **kw)
-    val = load_images(val_files, cfg.image_size, **kw)
-    return train, val, dataset_fingerprint(files + val_files)
+@dataclass
+class Networks:
+    """What a configuration trains: the generator, the discriminator (GAN presets only) and the
+    frozen VGG16 of the perceptual loss (perceptual presets only)."""
+
+    G: nn.Module
+    D: nn.Module | None = None
+    perceptual: nn.Module | None = None
+
+    def modules(self) -> list[nn.Module]:
+        return [m for m in (self.G, self.D, self.perceptual) if m is not None]
 
 
-def augmentation_of(cfg: ExperimentConfig) -> Augmentation | None:
-    """The config's augmentation switches as an :class:`Augmentation` (None when off)."""
-    if not cfg.augment:
-        return None
-    aug = Augmentation(hflip=cfg.hflip, rotation_deg=cfg.rotation_deg, translate=cfg.translate)
-    if cfg.color_jitter:
-        return aug
-    return dataclasses.replace(aug, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
+def build_networks(cfg: ExperimentConfig, device: torch.device | str = "cpu") -> Networks:
+    """The networks of ``cfg`` on ``device``, initialised as pix2pix does (N(0, 0.02)); on CUDA
+    in channels_last memory format when ``cfg.channels_last``. Seed first for reproducible
+    weights (:class:`Trainer` does)."""
+    device = torch.device(device)
+    nets = Networks(
+        G=UnetGenerator(cfg.image_size, cfg.ngf),
+        D=PatchDiscriminator(ndf=cfg.ndf) if cfg.use_gan else None,
+        perceptual=VGG16PerceptualLoss(backbone=cfg.backbone) if cfg.use_perceptual else None,
+    )
+    for net in nets.modules():
+        net.to(device)
+        if device.type == "cuda" and cfg.channels_last:
+            net.to(memory_format=torch.channels_last)
+    return nets
 
 
 class Trainer:
     """Trains one configuration; ``fit()`` runs (or resumes) it to the end."""
 
-    def __init__(self, cfg: ExperimentConfig, *, progress: bool = True) -> None:
-        if cfg.model_id == "GRAY":
-            raise ValueError("GRAY is the ab = 0 baseline: evaluate it, there is nothing to train")
+    def __init__(
+        self, cfg: ExperimentConfig, *, progress: bool = True, networks: Networks | None = None
+    ) -> None:
+        """``networks`` replaces :func:`build_networks`'s (benchmarks pass compiled or
+        channels_last variants); they must be on the config's device."""
+        if cfg.model_id in BASELINES:
+            raise ValueError(
+                f"{cfg.model_id} is a baseline (ab = 0): evaluate it, there is nothing to train"
+            )
         self.cfg = cfg
         self.paths = RunPaths.of(cfg)
         self.progress = progress
         self.device = select_device(cfg.device)
         self.cuda = self.device.type == "cuda"
         seed_everything(cfg.seed)
-        self.G = UnetGenerator(cfg.image_size, cfg.ngf).to(self.device)
-        self.D = PatchDiscriminator(ndf=cfg.ndf).to(self.device) if cfg.use_gan else None
-        self.perceptual = (
-            VGG16PerceptualLoss(backbone=cfg.backbone).to(self.device)
-            if cfg.use_perceptual
-            else None
-        )
-        if self.cuda and cfg.channels_last:
-            for net in (self.G, self.D, self.perceptual):
-                if net is not None:
-                    net.to(memory_format=torch.channels_last)
+        self.nets = networks or build_networks(cfg, self.device)
         betas = (cfg.beta1, cfg.beta2)
         fused = cfg.fused_adam or None  # None: torch's default (foreach)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas, fused=fused)
@@ -171,6 +123,18 @@ class Trainer:
         self.best_epoch = 0
         self.elapsed = 0.0
 
+    @property
+    def G(self) -> nn.Module:
+        return self.nets.G
+
+    @property
+    def D(self) -> nn.Module | None:
+        return self.nets.D
+
+    @property
+    def perceptual(self) -> nn.Module | None:
+        return self.nets.perceptual
+
     # --- the loop ---------------------------------------------------------------------------
 
     def fit(self, *, resume: bool = False) -> pd.DataFrame:
@@ -185,7 +149,7 @@ class Trainer:
         train, val, fingerprint = load_training_data(cfg)
         self.fingerprint = fingerprint
         self._write_provenance(status="running", n_train=len(train), n_val=len(val))
-        dataset = ColorizationDataset(train, augment=augmentation_of(cfg), seed=cfg.seed)
+        dataset = ColorizationDataset(train, augment=Augmentation.of(cfg), seed=cfg.seed)
         val_batches = self._fixed_batches(ColorizationDataset(val))
         log.info(
             "%s: %d train / %d val photos at %d², epochs %d..%d",
@@ -316,12 +280,8 @@ class Trainer:
             )
             self._val_samples(val_batches)
         history = pd.DataFrame(self.history)
-        write_csv(history, self.paths.history_csv(cfg.model_id), index=False)
-        plot_history(
-            history,
-            self.paths.results / f"training_history_{cfg.model_id}.png",
-            f"{cfg.model_id}: training history",
-        )
+        write_csv(history, self.paths.history_csv, index=False)
+        plot_history(history, self.paths.history_png, f"{cfg.model_id}: training history")
         # the training state is written last: it is the commit point of the epoch
         save_checkpoint(self.paths.state, "training_state", cfg, **self._state(generator))
 
@@ -336,7 +296,7 @@ class Trainer:
         sample_grid(
             L,
             {"ground truth": ab, f"{cfg.model_id} epoch {self.epoch}": pred},
-            self.paths.results / f"val_samples_{cfg.model_id}_epoch_{self.epoch}.png",
+            self.paths.val_samples(self.epoch),
             title=f"{cfg.model_id}: validation samples, epoch {self.epoch}",
         )
 
@@ -367,11 +327,7 @@ class Trainer:
     def _restore(self, path: Path) -> None:
         blob = load_checkpoint(path, kind="training_state")
         saved: ExperimentConfig = blob["config"]
-        changed = sorted(
-            k
-            for k, v in saved.to_dict().items()
-            if k not in RESUMABLE_CHANGES and getattr(self.cfg, k) != v
-        )
+        changed = saved.differs_from(self.cfg)
         if changed:
             raise ValueError(
                 f"{path} was written by a different configuration (differs in {changed}); "
@@ -395,28 +351,22 @@ class Trainer:
         return {"vgg16": self.perceptual.weights_source.describe()} if self.perceptual else {}
 
     def _write_provenance(self, *, status: str, n_train: int, n_val: int) -> None:
-        write_json(
-            self.paths.run_json(),
-            {
-                "model_id": self.cfg.model_id,
-                "status": status,
-                "config": self.cfg.to_dict(),
-                "git_revision": git_revision(),
-                "packages": package_versions(),
-                "device": str(self.device),
-                "seed": self.cfg.seed,
-                "dataset": {
-                    "data_dir": str(self.cfg.data_dir),
-                    "fingerprint": self.fingerprint,
-                    "n_train": n_train,
-                    "n_val": n_val,
-                },
-                "pretrained_weights": self._sources(),
-                "epochs_done": self.epoch,
-                "best_val_l1": self.best_val if self.best_epoch else None,
-                "best_epoch": self.best_epoch,
-                "train_wall_time_s": round(self.elapsed, 3),
+        record_run(
+            self.cfg,
+            self.device,
+            fresh=True,
+            status=status,
+            dataset={
+                "data_dir": str(self.cfg.data_dir),
+                "fingerprint": self.fingerprint,
+                "n_train": n_train,
+                "n_val": n_val,
             },
+            pretrained_weights=self._sources(),
+            epochs_done=self.epoch,
+            best_val_l1=self.best_val if self.best_epoch else None,
+            best_epoch=self.best_epoch,
+            train_wall_time_s=round(self.elapsed, 3),
         )
 
     # --- helpers ----------------------------------------------------------------------------

@@ -1,5 +1,14 @@
-"""Shared fixtures. Reference data and photos come from ``../shared`` (or ``$COLORLIB_SHARED``);
-they are read-only and never copied into the project."""
+"""Shared fixtures and the test tiers.
+
+* ``tests/unit`` — fast: references, bad inputs, gradchecks, layout rules;
+* ``tests/smoke`` — tiny real training runs, the CLI, colorize (marked ``slow``);
+* ``tests/notebooks`` — papermill runs of the notebooks and ``run_all.py`` (marked ``slow``).
+
+Smoke and notebook tiers train on the embedded sample (photos shipped inside scikit-image), so
+they run on any clone. Reference values and the reference photos come from ``../shared`` (or
+``$COLORLIB_SHARED``), read-only, never copied into the project; tests that need them skip
+without it (and fail in CI, where ``COLORLIB_REQUIRE_SHARED=1``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COLORLIB_SHARED", ROOT.parent / "shared"))
+SLOW_TIERS = ("smoke", "notebooks")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).parent.name in SLOW_TIERS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +33,7 @@ def shared() -> Path:
     if not SHARED.is_dir():
         if os.environ.get("COLORLIB_REQUIRE_SHARED") == "1":
             pytest.fail(f"reference folder {SHARED} is missing (COLORLIB_REQUIRE_SHARED=1)")
-        pytest.skip(f"reference folder {SHARED} not found; set COLORLIB_SHARED")
+        pytest.skip(f"reference data: folder {SHARED} not found; set COLORLIB_SHARED")
     return SHARED
 
 
@@ -29,3 +45,11 @@ def reference(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def photos(shared: Path) -> Path:
     return shared / "data"
+
+
+@pytest.fixture(scope="session")
+def sample() -> Path:
+    """The embedded sample photo folder (``train/ val/ test/``), built once per clone."""
+    from colorlib.data import sample_dataset
+
+    return sample_dataset()

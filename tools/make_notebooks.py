@@ -1,9 +1,12 @@
 """Regenerate the committed notebooks (thin: markdown, one parameters cell, calls, plots).
 
-    python tools/make_notebooks.py
+    python tools/make_notebooks.py            # write and execute them
+    python tools/make_notebooks.py --check    # exit 1 if the committed ones differ
 
+Each parameters cell is written from the parameters declared in ``colorlib.study.notebooks``.
 Outputs are kept only in cells tagged NBVAL_CHECK_OUTPUT, and those are filled by executing
-the notebook once with its default (smoke) parameters.
+the notebook once with its default (smoke) parameters; ``--check`` compares everything else
+(cell types, sources, tags) with the committed files.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from colorlib.study.notebooks import EVALUATE, SPLIT, TRAIN, Notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = ["NBVAL_CHECK_OUTPUT"]
@@ -29,7 +34,7 @@ def md(src: str):
     return new_markdown_cell(src.strip())
 
 
-SPLIT = [
+SPLIT_CELLS = [
     md("""
 # Validation split
 
@@ -38,17 +43,9 @@ once, as JSON, and refuses to overwrite a different existing split. A dataset wi
 `val/` folder keeps it; otherwise `n_val` training photos are held out with `seed`
 (250 for the Kaggle layout, as the original study).
 """),
-    code(
-        """
-data_dir = "sample"
-split_file = "results/smoke/validation_split.json"
-n_val = 250
-seed = 42
-""",
-        ["parameters"],
-    ),
+    code(SPLIT.parameters_source(), ["parameters"]),
     code("""
-from colorlib.datasets import create_validation_split, resolve_data_dir
+from colorlib.data import create_validation_split, resolve_data_dir
 from colorlib.paths import under_root
 
 split = create_validation_split(resolve_data_dir(data_dir), under_root(split_file),
@@ -63,43 +60,27 @@ print(f"method: {split['method']}")
     ),
 ]
 
-TRAIN = [
+TRAIN_CELLS = [
     md("""
 # Train and evaluate one configuration
 
 The template of the study: `run_all.py` executes it with papermill once per configuration
 (`A`–`F`, the four ablations of `C`, and `GRAY`, the ab = 0 baseline that is only evaluated)
 and keeps the executed copy as `results/{ID}/model_{ID}.ipynb`. A custom experiment is the same
-notebook with `overrides` (any field of `colorlib.config.ExperimentConfig`).
+notebook with `overrides`: any field of `colorlib.config.ExperimentConfig` (device, seed,
+output roots, epochs, loss weights, ...), e.g. `{"lambda_l1": 30.0, "epochs": 20}`. Relative
+paths are taken relative to the project folder.
 
 By default it runs the `smoke` profile on the embedded sample photos: seconds, anywhere.
 """),
-    code(
-        """
-model_id = "A"
-profile = "smoke"
-data_dir = "sample"
-overrides = {}
-device = "auto"
-seed = 42
-resume = True
-models_dir = "models/smoke"
-results_dir = "results/smoke"
-cache_dir = "data/cache"
-split_file = ""
-""",
-        ["parameters"],
-    ),
+    code(TRAIN.parameters_source(), ["parameters"]),
     code("""
 from IPython.display import Image, display
 
-from colorlib.config import PRESETS
-from colorlib.experiment import build_config, outputs, run_experiment
 from colorlib.networks import PatchDiscriminator, UnetGenerator, count_parameters
+from colorlib.study.experiment import build_config, outputs, run_experiment
 
-cfg = build_config(model_id, profile, data_dir=data_dir, overrides=overrides, device=device,
-                   seed=seed, models_dir=models_dir, results_dir=results_dir,
-                   cache_dir=cache_dir, split_file=split_file)
+cfg = build_config(model_id, profile, data_dir, overrides)
 cfg
 """),
     md("## The configuration's losses and networks"),
@@ -131,7 +112,7 @@ display(Image(filename=str(files["results"])))
 """),
 ]
 
-EVAL = [
+EVAL_CELLS = [
     md("""
 # Comprehensive evaluation
 
@@ -141,22 +122,16 @@ test predictions, `run.json`): no retraining, no inference. Produces the compari
 `results/Evaluate/`, a test of the claim that GAN variants colour more vividly, and paired
 Wilcoxon tests of per-image ΔE00 against model A.
 """),
-    code(
-        """
-results_dir = "results/smoke"
-models_dir = "models/smoke"
-""",
-        ["parameters"],
-    ),
+    code(EVALUATE.parameters_source(), ["parameters"]),
     code("""
 import pandas as pd
 from IPython.display import Image, display
 
-from colorlib.comparison import load_study, metrics_table, write_report
 from colorlib.paths import under_root
+from colorlib.study.report import load_study, metrics_table, write_report
 
 files = write_report(under_root(results_dir), under_root(models_dir))
-study = load_study(under_root(results_dir))
+study = load_study(under_root(results_dir), under_root(models_dir))
 print(f"{len(study.models)} model(s): {', '.join(study.models)}")
 """),
     md("## Metrics (mean and 95 % CI over test images; overall score 1 = best)"),
@@ -189,17 +164,21 @@ pd.read_csv(files["paired"])
 ]
 
 
-def build(name: str, cells) -> Path:
+CELLS = ((SPLIT, SPLIT_CELLS), (TRAIN, TRAIN_CELLS), (EVALUATE, EVAL_CELLS))
+
+
+def build(notebook: Notebook, cells) -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
+    stem = notebook.name.removesuffix(".ipynb")
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating changes nothing
+        cell.id = f"{stem}-{i}"
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
     nb.metadata["language_info"] = {"name": "python"}
-    path = ROOT / "notebooks" / name
-    nbformat.write(nb, path)
-    return path
+    return nb
 
 
 def execute_checked(path: Path) -> None:
@@ -210,7 +189,9 @@ def execute_checked(path: Path) -> None:
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
     ).execute()
+    nb.metadata.pop("widgets", None)  # progress-bar state, different on every run
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps
         if cell.cell_type != "code":
             continue
         if "NBVAL_CHECK_OUTPUT" not in cell.metadata.get("tags", []):
@@ -219,13 +200,30 @@ def execute_checked(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-if __name__ == "__main__":
-    built = [
-        build("create_validation_split.ipynb", SPLIT),
-        build("train_model.ipynb", TRAIN),
-        build("comprehensive_model_evaluation.ipynb", EVAL),
+def _shape(nb: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    """What the generator decides: each cell's id, type, source and tags (not outputs)."""
+    return [
+        (c.get("id"), c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells
     ]
-    if "--no-execute" not in sys.argv:
-        for p in built:
-            execute_checked(p)
-    print("\n".join(str(p) for p in built))
+
+
+def check() -> list[str]:
+    """The notebooks whose committed file differs from what the generator writes."""
+    return [
+        nb.name
+        for nb, cells in CELLS
+        if _shape(nbformat.read(nb.path, as_version=4)) != _shape(build(nb, cells))
+    ]
+
+
+if __name__ == "__main__":
+    if "--check" in sys.argv:
+        stale = check()
+        for name in stale:
+            print(f"notebooks/{name} differs from tools/make_notebooks.py: run it and commit")
+        sys.exit(1 if stale else 0)
+    for nb, cells in CELLS:
+        nbformat.write(build(nb, cells), nb.path)
+        if "--no-execute" not in sys.argv:
+            execute_checked(nb.path)
+        print(nb.path)

@@ -1,4 +1,4 @@
-"""Smoke tier: real (tiny) training runs on real photos into tmp_path."""
+"""Smoke tier: real (tiny) training runs on the embedded sample photos into tmp_path."""
 
 import os
 import signal
@@ -14,16 +14,15 @@ from colorlib import training
 from colorlib.checkpoints import CheckpointError, load_checkpoint, load_generator
 from colorlib.config import PRESETS, make_config
 from colorlib.evaluation import evaluate
-from colorlib.training import NonFiniteLossError, RunPaths, train
+from colorlib.runs import RunPaths
+from colorlib.training import NonFiniteLossError, train
 
-pytestmark = pytest.mark.slow
 
-
-def _cfg(tmp_path, photos, model="A", **kw):
+def _cfg(tmp_path, model="A", **kw):
     return make_config(
         model,
         "smoke",
-        data_dir=str(photos / "bsds500"),
+        data_dir="sample",
         models_dir=str(tmp_path / "models"),
         results_dir=str(tmp_path / "results"),
         cache_dir=str(tmp_path / "cache"),
@@ -33,8 +32,8 @@ def _cfg(tmp_path, photos, model="A", **kw):
 
 
 @pytest.mark.parametrize("model_id", list(PRESETS))
-def test_every_preset_trains_and_writes_the_original_files(tmp_path, photos, model_id):
-    cfg = _cfg(tmp_path, photos, model_id)
+def test_every_preset_trains_and_writes_the_original_files(tmp_path, sample, model_id):
+    cfg = _cfg(tmp_path, model_id)
     history = train(cfg, progress=False)
     assert list(history["epoch"]) == [1, 2]
     assert history[["loss_G", "val_l1"]].notna().all().all()
@@ -45,10 +44,10 @@ def test_every_preset_trains_and_writes_the_original_files(tmp_path, photos, mod
         p.checkpoint(1),
         p.checkpoint(2),
         p.state,
-        p.results / f"training_history_{model_id}.csv",
-        p.results / f"training_history_{model_id}.png",
-        p.results / f"val_samples_{model_id}_epoch_2.png",
-        p.results / "run.json",
+        p.history_csv,
+        p.history_png,
+        p.val_samples(2),
+        p.run_json,
     ):
         assert f.is_file() and f.stat().st_size > 0, f
     G, blob = load_generator(p.best)
@@ -64,20 +63,20 @@ def _weights(path):
     return load_checkpoint(path)["generator"]
 
 
-def test_same_seed_gives_bit_identical_weights(tmp_path, photos):
-    a = _cfg(tmp_path / "a", photos, "C")
-    b = _cfg(tmp_path / "b", photos, "C")
+def test_same_seed_gives_bit_identical_weights(tmp_path, sample):
+    a = _cfg(tmp_path / "a", "C")
+    b = _cfg(tmp_path / "b", "C")
     ha, hb = train(a, progress=False), train(b, progress=False)
     pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
     wa, wb = _weights(RunPaths.of(a).state), _weights(RunPaths.of(b).state)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, photos):
+def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, sample):
     # fused_adam=True is opt-in: the same training up to float rounding, not bit for bit
     base, fused = (
-        _cfg(tmp_path / "a", photos, "B"),
-        _cfg(tmp_path / "b", photos, "B", fused_adam=True),
+        _cfg(tmp_path / "a", "B"),
+        _cfg(tmp_path / "b", "B", fused_adam=True),
     )
     trainer = training.Trainer(fused, progress=False)
     assert trainer.opt_G.defaults["fused"] and trainer.opt_D.defaults["fused"]
@@ -87,13 +86,13 @@ def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, pho
     )
 
 
-def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, photos):
+def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, sample):
     """A real `kill -9` of a training subprocess mid-run, then --resume."""
     common = [
         "--profile",
         "smoke",
         "--data",
-        str(photos / "bsds500"),
+        "sample",
         "--quiet",
         "--set",
         "epochs=6",
@@ -153,8 +152,8 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, photos):
     ]
 
 
-def test_existing_run_needs_resume_and_same_config(tmp_path, photos):
-    cfg = _cfg(tmp_path, photos)
+def test_existing_run_needs_resume_and_same_config(tmp_path, sample):
+    cfg = _cfg(tmp_path)
     train(cfg, progress=False)
     with pytest.raises(FileExistsError, match="--resume"):
         train(cfg, progress=False)
@@ -163,8 +162,8 @@ def test_existing_run_needs_resume_and_same_config(tmp_path, photos):
         train(cfg.replace(lr=1e-3), resume=True, progress=False)
 
 
-def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, photos, monkeypatch):
-    cfg = _cfg(tmp_path, photos, epochs=2)
+def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, sample, monkeypatch):
+    cfg = _cfg(tmp_path, epochs=2)
     calls = {"n": 0}
     real = training.l1_ab_loss
 
@@ -180,7 +179,7 @@ def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, photos, monkeypatch
     assert all(torch.isfinite(v).all() for v in kept["generator"].values() if v.is_floating_point())
 
 
-def test_bad_checkpoints_get_clear_errors(tmp_path, photos):
+def test_bad_checkpoints_get_clear_errors(tmp_path, sample):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"definitely not a checkpoint")
     with pytest.raises(CheckpointError, match=r"junk\.pt is not a colorlib checkpoint"):
@@ -201,7 +200,7 @@ def test_bad_checkpoints_get_clear_errors(tmp_path, photos):
     with pytest.raises(CheckpointError, match="not a colorlib checkpoint"):
         load_generator(evil)
 
-    cfg = _cfg(tmp_path, photos)
+    cfg = _cfg(tmp_path)
     train(cfg, progress=False)
     blob = torch.load(RunPaths.of(cfg).best, weights_only=True)
     blob["config"]["image_size"] = 64  # the weights were trained at 32: one level fewer
@@ -210,22 +209,22 @@ def test_bad_checkpoints_get_clear_errors(tmp_path, photos):
         load_generator(tmp_path / "misfit.pt")
 
 
-def test_evaluate_model_and_gray(tmp_path, photos):
-    cfg = _cfg(tmp_path, photos, "A")
+def test_evaluate_model_and_gray(tmp_path, sample):
+    cfg = _cfg(tmp_path, "A")
     train(cfg, progress=False)
     table = evaluate(cfg)
-    gray = evaluate(_cfg(tmp_path, photos, "GRAY"))
+    gray = evaluate(_cfg(tmp_path, "GRAY"))
     for model in ("A", "GRAY"):
-        out = tmp_path / "results" / model
-        per_image = pd.read_csv(out / f"metrics_per_image_{model}.csv")
+        out = RunPaths.of(_cfg(tmp_path, model))
+        per_image = pd.read_csv(out.per_image_csv)
         assert len(per_image) == 4 and per_image["ciede2000"].notna().all()
-        summary = pd.read_csv(out / f"metrics_{model}.csv")
+        summary = pd.read_csv(out.metrics_csv)
         assert (
             summary.loc[0, "psnr_ci_low"]
             <= summary.loc[0, "psnr"]
             <= summary.loc[0, "psnr_ci_high"]
         )
-        assert (out / f"colorization_results_{model}.png").stat().st_size > 0
-        assert "evaluation" in pd.read_json(out / "run.json", typ="series")
+        assert out.results_png.stat().st_size > 0
+        assert "evaluation" in pd.read_json(out.run_json, typ="series")
     assert table.loc[0, "val_loss"] > 0 and pd.isna(gray.loc[0, "val_loss"])
     assert gray.loc[0, "colorfulness_pred"] < 0.01

@@ -1,6 +1,6 @@
 """Benchmarks: colorlib's paths against baselines written the way the original study did it.
 
-    python -m colorlib.bench [--quick] [--out benchmarks/RESULTS.md]
+    python benchmarks/bench.py [--quick] [--out benchmarks/RESULTS.md]
 
 Each figure is measured for the baseline and for colorlib in the same process, interleaved,
 several repeats; the report gives medians and ratios and describes the machine. Tests never
@@ -26,14 +26,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorlib.paths import project_root
+from colorlib.training import Networks, Trainer, build_networks
 
-ROOT = project_root()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _photos() -> Path:
-    shared = Path(os.environ.get("COLORLIB_SHARED", ROOT.parent / "shared"))
-    return shared / "data"
+    """The reference photos (BSDS500, Sun-Hays80): ``../shared/data`` or ``$COLORLIB_SHARED``."""
+    photos = Path(os.environ.get("COLORLIB_SHARED", ROOT.parent / "shared")) / "data"
+    if not photos.is_dir():
+        raise SystemExit(f"the benchmark reads photos from {photos}; set COLORLIB_SHARED")
+    return photos
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -212,10 +215,11 @@ def step_flops(trainer, L, ab) -> int:
     return counter.get_total_flops()
 
 
-def _channels_last(trainer) -> None:
-    for net in (trainer.G, trainer.D, trainer.perceptual):
-        if net is not None:
-            net.to(memory_format=torch.channels_last)
+def _channels_last(cfg) -> Networks:
+    nets = build_networks(cfg)
+    for net in nets.modules():
+        net.to(memory_format=torch.channels_last)
+    return nets
 
 
 def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
@@ -228,7 +232,6 @@ def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
     with ``torch.utils.flop_counter`` (forward + backward of every network in the step).
     """
     from colorlib.config import make_config
-    from colorlib.training import Trainer
 
     peak = matmul_gflops()
     rows = []
@@ -250,8 +253,7 @@ def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
             ab = torch.randn(batch, 2, size, size) * 0.2
             eager = Trainer(cfg, progress=False)
             flops = step_flops(eager, L, ab)
-            cl = Trainer(cfg, progress=False)
-            _channels_last(cl)
+            cl = Trainer(cfg, progress=False, networks=_channels_last(cfg))
             cl_in = [x.contiguous(memory_format=torch.channels_last) for x in (L, ab)]
             bf16 = Trainer(cfg.replace(cpu_bf16_autocast=True), progress=False)
             fused = Trainer(cfg.replace(fused_adam=True), progress=False)
@@ -264,8 +266,9 @@ def bench_training(quick: bool, repeats: int) -> tuple[list[dict], float]:
                 "bf16 autocast (opt-in, not exact)": functools.partial(bf16.train_step, L, ab),
             }
             if not quick:
-                compiled = Trainer(cfg, progress=False)
-                compiled.G = torch.compile(compiled.G)
+                nets = build_networks(cfg)
+                nets.G = torch.compile(nets.G)
+                compiled = Trainer(cfg, progress=False, networks=nets)
                 fns["torch.compile(G)"] = functools.partial(compiled.train_step, L, ab)
             t = interleaved(fns, repeats)
             base = t["eager NCHW"]
@@ -347,7 +350,7 @@ def bench_colorize(repeats: int) -> list[dict]:
 # VmHWM, not ru_maxrss: a forked child's ru_maxrss counts the parent's pages from before exec
 _COLORIZE_CHILD = """
 import sys
-from colorlib.__main__ import main
+from colorlib.cli import main
 main(["colorize", sys.argv[2], "--checkpoint", sys.argv[1], "--out", sys.argv[3],
       "--device", "cpu"])
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
@@ -398,7 +401,7 @@ def report(rows: list[dict], peak: float, quick: bool) -> str:
     lines = [
         "# colorlib benchmarks",
         "",
-        f"Measured {datetime.date.today()} with `python -m colorlib.bench"
+        f"Measured {datetime.date.today()} with `python benchmarks/bench.py"
         f"{' --quick' if quick else ''}` on: {machine()}.",
         f"fp32 matmul rate on this machine (2048², same run): {peak:.1f} GFLOP/s.",
         "",
@@ -420,7 +423,7 @@ def _num(v: float, suffix: str = "") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m colorlib.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument(

@@ -4,11 +4,22 @@ import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
-from colorlib.__main__ import main
+from colorlib.cli import main
 from colorlib.colorize import _upsample_rows, colorize_array
 from colorlib.config import make_config
 from colorlib.networks import UnetGenerator
-from colorlib.training import RunPaths, train
+from colorlib.runs import RunPaths
+from colorlib.training import train
+
+
+@pytest.fixture
+def photo(tmp_path):
+    """A real, non-square colour photograph (scikit-image's coffee, 600x400) as a JPEG."""
+    import skimage.data
+
+    path = tmp_path / "coffee.jpg"
+    Image.fromarray(skimage.data.coffee()).save(path, quality=95)
+    return path
 
 
 def test_strip_upsampling_equals_full_bilinear():
@@ -22,10 +33,10 @@ def test_strip_upsampling_equals_full_bilinear():
     torch.testing.assert_close(strips, full, atol=1e-5, rtol=0)
 
 
-def test_colorized_photo_keeps_size_and_full_resolution_lightness(photos):
+def test_colorized_photo_keeps_size_and_full_resolution_lightness(photo):
     torch.manual_seed(0)
     G = UnetGenerator(image_size=32, ngf=4).eval()
-    rgb = np.asarray(Image.open(photos / "bsds500" / "test" / "100007.jpg").convert("RGB"))
+    rgb = np.asarray(Image.open(photo).convert("RGB"))
     out = colorize_array(G, rgb)
     assert out.shape == rgb.shape and out.dtype == np.uint8
     # L comes from the full-resolution input: it survives up to gamut clipping and rounding
@@ -33,12 +44,11 @@ def test_colorized_photo_keeps_size_and_full_resolution_lightness(photos):
     assert np.median(dL) < 0.5
 
 
-@pytest.mark.slow
-def test_cli_colorizes_any_size_and_reports_failures(tmp_path, photos, capsys):
+def test_cli_colorizes_any_size_and_reports_failures(tmp_path, sample, photo, capsys):
     cfg = make_config(
         "A",
         "smoke",
-        data_dir=str(photos / "bsds500"),
+        data_dir="sample",
         device="cpu",
         models_dir=str(tmp_path / "models"),
         results_dir=str(tmp_path / "results"),
@@ -49,7 +59,6 @@ def test_cli_colorizes_any_size_and_reports_failures(tmp_path, photos, capsys):
     Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (90, 1))).save(gray)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"nope")
-    photo = photos / "bsds500" / "test" / "100007.jpg"
     code = main(
         [
             "colorize",
@@ -67,7 +76,7 @@ def test_cli_colorizes_any_size_and_reports_failures(tmp_path, photos, capsys):
     assert code == 1  # one input failed
     err = capsys.readouterr().err
     assert "broken.jpg" in err
-    assert Image.open(tmp_path / "out" / "100007.jpg").size == Image.open(photo).size
+    assert Image.open(tmp_path / "out" / "coffee.jpg").size == Image.open(photo).size
     assert Image.open(tmp_path / "out" / "gray_wide.png").size == (300, 90)
     assert not (tmp_path / "out" / "broken.jpg").exists()
     code = main(

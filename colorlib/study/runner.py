@@ -1,5 +1,6 @@
 """The whole study, headless: split -> every configuration through the template notebook
-(papermill) -> the evaluation notebook. ``run_all.py`` is a thin entry point to :func:`main`.
+(papermill) -> the evaluation notebook. ``python -m colorlib study`` and ``run_all.py`` (a thin
+shim over it) call :func:`run_study`.
 
 * parameters are validated against ``papermill.inspect_notebook`` before anything runs
   (papermill itself only warns about unknown ones);
@@ -13,10 +14,8 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
-import sys
 import threading
 import time
 import traceback
@@ -27,17 +26,15 @@ from typing import Any
 
 import pandas as pd
 
+from colorlib.atomic import atomic_write_bytes
 from colorlib.config import BASELINES, PRESETS, PROFILES
-from colorlib.experiment import build_config, is_complete
-from colorlib.paths import project_root, under_root
-from colorlib.training import RunPaths
+from colorlib.paths import under_root
+from colorlib.runs import StudyPaths, is_complete
+from colorlib.study.experiment import build_config
+from colorlib.study.notebooks import EVALUATE, SPLIT, TRAIN, check_parameters, execute
 
 log = logging.getLogger("colorlib.study")
 
-NOTEBOOKS = project_root() / "notebooks"
-SPLIT_NOTEBOOK = "create_validation_split.ipynb"
-TRAIN_NOTEBOOK = "train_model.ipynb"
-EVAL_NOTEBOOK = "comprehensive_model_evaluation.ipynb"
 ALL_MODELS = (*PRESETS, *BASELINES)
 
 
@@ -47,35 +44,7 @@ class Outcome:
     status: str  # "done", "skipped", "failed"
     seconds: float
     detail: str = ""
-
-
-def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
-    """Refuse parameters the notebook does not declare (papermill would only warn)."""
-    import papermill
-
-    declared = papermill.inspect_notebook(str(notebook))
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise ValueError(
-            f"{notebook.name} has no parameter(s) {unknown}; it declares {sorted(declared)}"
-        )
-
-
-def execute(notebook: str, output: Path, parameters: dict[str, Any]) -> None:
-    import papermill
-
-    path = NOTEBOOKS / notebook
-    check_parameters(path, parameters)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(path),
-        str(output),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(project_root()),
-        progress_bar=False,
-        log_output=False,
-    )
+    error_file: Path | None = None  # the traceback of a failed step
 
 
 class Progress:
@@ -149,36 +118,32 @@ def run_study(
         raise ValueError(f"unknown model(s) {unknown}; choose from {list(ALL_MODELS)}")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
-    results = under_root(results_dir)
-    split_file = results / "validation_split.json"
+    study = StudyPaths(under_root(results_dir), under_root(models_dir))
     # papermill writes parameters as Python literals: tuples travel as lists
-    overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in (overrides or {}).items()}
+    shared = {k: list(v) if isinstance(v, tuple) else v for k, v in (overrides or {}).items()}
+    shared |= dict(
+        device=device,
+        models_dir=str(study.models),
+        results_dir=str(study.results),
+        cache_dir=str(under_root(cache_dir)),
+        split_file=str(study.split),
+    )
     params = {
-        m: dict(
-            model_id=m,
-            profile=profile,
-            data_dir=data,
-            overrides=overrides,
-            device=device,
-            models_dir=models_dir,
-            results_dir=results_dir,
-            cache_dir=cache_dir,
-            split_file=str(split_file),
-            resume=True,
-        )
+        m: dict(model_id=m, profile=profile, data_dir=data, overrides=dict(shared), resume=True)
         for m in models
     }
     # validate everything before the first minute of compute
     configs = {
-        m: build_config(**{k: v for k, v in p.items() if k != "resume"}) for m, p in params.items()
+        m: build_config(p["model_id"], p["profile"], p["data_dir"], p["overrides"])
+        for m, p in params.items()
     }
-    check_parameters(NOTEBOOKS / TRAIN_NOTEBOOK, next(iter(params.values())))
+    check_parameters(TRAIN.path, next(iter(params.values())))
 
     print(f"study: {len(models)} configuration(s), profile {profile}, data {data}", flush=True)
     execute(
-        SPLIT_NOTEBOOK,
-        results / "create_validation_split.ipynb",
-        dict(data_dir=data, split_file=str(split_file), n_val=250, seed=42),
+        SPLIT,
+        study.results / SPLIT.name,
+        dict(data_dir=data, split_file=str(study.split), n_val=250, seed=42),
     )
 
     gpus = _gpus(device)
@@ -188,7 +153,7 @@ def run_study(
 
     def one(index: int, model: str) -> Outcome:
         cfg = configs[model]
-        paths = RunPaths.of(cfg)
+        paths = study.run(model)
         if is_complete(cfg) and not force:
             progress.done(model, 0.0, trained=False)
             progress.report(f"{model}: complete for this config, skipped")
@@ -197,25 +162,23 @@ def run_study(
             shutil.rmtree(paths.models, ignore_errors=True)
             shutil.rmtree(paths.results, ignore_errors=True)
         p = dict(params[model])
-        if gpus > 1:
-            p["device"] = f"cuda:{index % gpus}"
+        if gpus > 1:  # where, not what: the run stays the same run (colorlib.config.HOW_FIELDS)
+            p["overrides"] = p["overrides"] | {"device": f"cuda:{index % gpus}"}
         if model not in BASELINES:
-            progress.watch(model, paths.history_csv(model))
+            progress.watch(model, paths.history_csv)
         progress.report(f"{model}: started" + (" (resuming)" if paths.state.exists() else ""))
         start = time.monotonic()
         try:
-            execute(TRAIN_NOTEBOOK, paths.results / f"model_{model}.ipynb", p)
+            execute(TRAIN, paths.notebook, p)
         except Exception as err:  # keep going: every failure is reported at the end
             seconds = time.monotonic() - start
-            paths.results.mkdir(parents=True, exist_ok=True)
-            (paths.results / "error.txt").write_text(traceback.format_exc())
+            write_text(paths.error, traceback.format_exc())
             progress.done(model, seconds, trained=False)
-            progress.report(
-                f"{model}: FAILED ({type(err).__name__}); see {paths.results / 'error.txt'}"
-            )
-            return Outcome(model, "failed", seconds, str(err).strip().splitlines()[-1][:200])
+            progress.report(f"{model}: FAILED ({type(err).__name__}); see {paths.error}")
+            detail = str(err).strip().splitlines()[-1][:200]
+            return Outcome(model, "failed", seconds, detail, paths.error)
         seconds = time.monotonic() - start
-        (paths.results / "error.txt").unlink(missing_ok=True)
+        paths.error.unlink(missing_ok=True)
         progress.done(model, seconds, trained=True)
         progress.report(f"{model}: done in {_fmt(seconds)}")
         return Outcome(model, "done", seconds)
@@ -229,31 +192,36 @@ def run_study(
     start = time.monotonic()
     try:
         execute(
-            EVAL_NOTEBOOK,
-            results / "Evaluate" / "comprehensive_model_evaluation.ipynb",
-            dict(results_dir=results_dir, models_dir=models_dir),
+            EVALUATE,
+            study.evaluate / EVALUATE.name,
+            dict(results_dir=str(study.results), models_dir=str(study.models)),
         )
-        outcomes.append(Outcome("Evaluate", "done", time.monotonic() - start))
+        outcomes.append(Outcome(study.evaluate.name, "done", time.monotonic() - start))
     except Exception as err:
-        (results / "Evaluate").mkdir(parents=True, exist_ok=True)
-        (results / "Evaluate" / "error.txt").write_text(traceback.format_exc())
+        write_text(study.evaluate_error, traceback.format_exc())
         outcomes.append(
             Outcome(
-                "Evaluate",
+                study.evaluate.name,
                 "failed",
                 time.monotonic() - start,
                 str(err).strip().splitlines()[-1][:200],
+                study.evaluate_error,
             )
         )
     return outcomes
 
 
+def write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
 def summary_table(outcomes: list[Outcome], results_dir: str = "results") -> pd.DataFrame:
     """Status and wall time per step, with the headline metrics where they exist."""
+    study = StudyPaths(under_root(results_dir), "models")
     rows = []
     for o in outcomes:
         row: dict[str, Any] = {"model": o.model, "status": o.status, "wall_s": round(o.seconds, 1)}
-        csv = under_root(results_dir) / o.model / f"metrics_{o.model}.csv"
+        csv = study.run(o.model).metrics_csv
         if o.status != "failed" and csv.exists():
             m = pd.read_csv(csv).iloc[0]
             row |= {k: round(float(m[k]), 4) for k in ("psnr", "ssim", "ciede2000", "lpips")}
@@ -268,61 +236,3 @@ def _gpus(device: str) -> int:
     if device in ("auto", "cuda") and torch.cuda.is_available():
         return torch.cuda.device_count()
     return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="run_all.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--data",
-        default="sample",
-        help="'sample' (embedded photos), a Kaggle-layout folder or a photo folder",
-    )
-    parser.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
-    parser.add_argument(
-        "--models",
-        default=",".join(ALL_MODELS),
-        help="comma-separated ids (default: all ten and GRAY)",
-    )
-    parser.add_argument("--force", action="store_true", help="rerun complete configurations")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--jobs", type=int, default=1, help="configurations in parallel")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--results-dir", default="results")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field for every model (repeatable)",
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from colorlib.config import parse_overrides
-
-    try:
-        outcomes = run_study(
-            data=args.data,
-            profile=args.profile,
-            force=args.force,
-            device=args.device,
-            jobs=args.jobs,
-            models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
-            models_dir=args.models_dir,
-            results_dir=args.results_dir,
-            overrides=parse_overrides(args.set),
-        )
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    table = summary_table(outcomes, args.results_dir)
-    print("\n" + table.to_string(index=False))
-    failed = [o.model for o in outcomes if o.status == "failed"]
-    if failed:
-        print(
-            f"\nFAILED: {', '.join(failed)} (executed notebooks and error.txt in "
-            f"{args.results_dir}/<ID>/)",
-            file=sys.stderr,
-        )
-    return 1 if failed else 0

@@ -1,8 +1,10 @@
-"""Datasets beyond a folder you already have: the embedded sample, the Kaggle download, and the
-validation split every model of a study shares.
+"""Where a run's photos come from: the embedded sample, the Kaggle download, the validation
+split every model of a study shares, and the choice of train / validation / test files a config
+makes (:func:`training_files`, :func:`evaluation_files`).
 
-``python -m colorlib.data sample`` builds the sample, ``python -m colorlib.data download`` fetches
-the Kaggle dataset (needs your Kaggle credentials).
+``python -m colorlib data sample`` builds the sample, ``python -m colorlib data download``
+fetches the Kaggle dataset (needs your Kaggle credentials), ``python -m colorlib data split``
+writes a validation split.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorlib.data import find_images
-from colorlib.io import atomic_write_bytes
+from colorlib.atomic import atomic_write_bytes, write_image
+from colorlib.config import ExperimentConfig
+from colorlib.data.folders import ImageSet, dataset_fingerprint, find_images, load_images
 from colorlib.paths import project_root
 
 # --- the embedded sample: real colour photographs shipped inside scikit-image ---------------
@@ -66,10 +69,7 @@ def sample_dataset(root: str | os.PathLike | None = None) -> Path:
             photo = _skimage_photo(name)
             tiles = _tiles(photo)
             for i, tile in enumerate(tiles):
-                path = root / split / f"{name}_{i:03d}.png"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(tile).save(path.with_suffix(".tmp.png"))
-                os.replace(path.with_suffix(".tmp.png"), path)
+                write_image(Image.fromarray(tile), root / split / f"{name}_{i:03d}.png")
             counts[name] = len(tiles)
     atomic_write_bytes(
         stamp,
@@ -102,12 +102,11 @@ def _tiles(photo: np.ndarray) -> list[np.ndarray]:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
-    """``"sample"`` -> the embedded sample (built on first use); a relative path -> under the
-    project root; an absolute path as is."""
-    if str(data_dir) == "sample":
-        return sample_dataset()
-    path = Path(data_dir)
-    return path if path.is_absolute() else project_root() / path
+    """``"sample"`` -> the embedded sample (built on first use); any other path as given.
+
+    Every command that takes ``--data`` (and every config's ``data_dir``) goes through here.
+    """
+    return sample_dataset() if str(data_dir) == "sample" else Path(data_dir)
 
 
 # --- the Kaggle dataset ---------------------------------------------------------------------
@@ -115,33 +114,38 @@ def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
 KAGGLE_DATASET = "aayush9753/image-colorization-dataset"
 
 
+class DownloadError(RuntimeError):
+    """The dataset could not be fetched; the message says what to do."""
+
+
 def download_kaggle(target: str | os.PathLike | None = None) -> Path:
     """Fetch the original study's dataset with the user's Kaggle credentials.
 
-    Lands in ``data/colorize_dataset/data/{train,test}_{color,black}``. Raises ``RuntimeError``
-    saying what to do when credentials, the ``kaggle`` package or the network are missing.
+    Lands in ``data/colorize_dataset/data/{train,test}_{color,black}``. Raises a
+    saying what to do when credentials, the ``kaggle`` package or the network are missing
+    (:class:`DownloadError`).
     """
     target = Path(target) if target else project_root() / "data" / "colorize_dataset"
     creds = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
     if not creds.exists() and not (
         os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
     ):
-        raise RuntimeError(
+        raise DownloadError(
             f"no Kaggle credentials: create an API token at https://www.kaggle.com/settings, "
             f"save it as {creds} (chmod 600) or set KAGGLE_USERNAME and KAGGLE_KEY, then rerun "
-            f"`python -m colorlib.data download`. Or download {KAGGLE_DATASET} by hand and "
+            f"`python -m colorlib data download`. Or download {KAGGLE_DATASET} by hand and "
             f"unpack it so that {target / 'data' / 'train_color'} exists."
         )
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi
     except ImportError as err:
-        raise RuntimeError("the download needs the kaggle package: pip install kaggle") from err
+        raise DownloadError("the download needs the kaggle package: pip install kaggle") from err
     api = KaggleApi()
     api.authenticate()
     try:
         api.dataset_download_files(KAGGLE_DATASET, path=str(target), unzip=True, quiet=False)
     except Exception as err:  # the client raises many kinds; all mean the same to a user
-        raise RuntimeError(
+        raise DownloadError(
             f"downloading {KAGGLE_DATASET} failed ({err}); check your network and that you "
             "accepted the dataset's terms on kaggle.com"
         ) from err
@@ -221,3 +225,41 @@ def read_split(
     split = json.loads(path.read_text())
     root = Path(data_dir)
     return [root / r for r in split["train"]], [root / r for r in split["val"]]
+
+
+# --- the files of a run ---------------------------------------------------------------------
+
+
+def training_files(cfg: ExperimentConfig) -> tuple[list[Path], list[Path]]:
+    """The (train, validation) photos of ``cfg``: its ``split_file`` when set, else
+    ``val_holdout`` photos held out of ``train_splits`` (seeded by ``seed``), else the
+    dataset's ``val_split`` folder; ``max_train_images`` caps both (smoke profile)."""
+    data_dir = resolve_data_dir(cfg.data_dir)
+    if cfg.split_file:
+        files, val_files = read_split(cfg.split_file, data_dir)
+    elif cfg.val_holdout > 0:
+        files, val_files = holdout(
+            find_images(data_dir, cfg.train_splits), cfg.val_holdout, cfg.seed
+        )
+    else:
+        files = find_images(data_dir, cfg.train_splits)
+        val_files = find_images(data_dir, cfg.val_split)
+    if cfg.max_train_images:
+        files = files[: cfg.max_train_images]
+        val_files = val_files[: max(cfg.batch_size, cfg.max_train_images // 4)]
+    return files, val_files
+
+
+def evaluation_files(cfg: ExperimentConfig) -> list[Path]:
+    """The test photos of ``cfg`` (``test_split``, capped by ``max_test_images``)."""
+    files = find_images(resolve_data_dir(cfg.data_dir), cfg.test_split)
+    return files[: cfg.max_test_images] if cfg.max_test_images else files
+
+
+def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
+    """Decoded train and validation sets, and the dataset fingerprint for provenance."""
+    files, val_files = training_files(cfg)
+    kw = dict(on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
+    train = load_images(files, cfg.image_size, **kw)
+    val = load_images(val_files, cfg.image_size, **kw)
+    return train, val, dataset_fingerprint(files + val_files)

@@ -9,15 +9,13 @@ import papermill
 import pytest
 
 from colorlib.paths import project_root
-from colorlib.study import check_parameters
-
-pytestmark = pytest.mark.slow
-NOTEBOOKS = project_root() / "notebooks"
+from colorlib.runs import StudyPaths
+from colorlib.study.notebooks import NOTEBOOKS, TRAIN, check_parameters
 
 
 def _run(name, out, **parameters):
     papermill.execute_notebook(
-        str(NOTEBOOKS / name),
+        str(project_root() / "notebooks" / name),
         str(out),
         parameters=parameters,
         kernel_name="python3",
@@ -27,12 +25,9 @@ def _run(name, out, **parameters):
     return nbformat.read(out, as_version=4)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["create_validation_split.ipynb", "train_model.ipynb", "comprehensive_model_evaluation.ipynb"],
-)
-def test_notebooks_are_thin_and_parameterised(name):
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.name)
+def test_notebooks_are_thin_and_parameterised(notebook):
+    nb = nbformat.read(notebook.path, as_version=4)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     for cell in nb.cells:
@@ -45,10 +40,11 @@ def test_notebooks_are_thin_and_parameterised(name):
         assert " = " in line and "(" not in line, line
 
 
-def test_split_notebook_writes_and_protects_the_split(tmp_path, photos):
+def test_split_notebook_writes_and_protects_the_split(tmp_path, sample):
     data = tmp_path / "photos"  # a photo folder with train/ but no val/: 10 are held out
     data.mkdir()
-    (data / "train").symlink_to(photos / "sun_hays80", target_is_directory=True)
+    (data / "train").symlink_to(sample / "train", target_is_directory=True)
+    n_train = len(list((sample / "train").glob("*.png")))
     split = tmp_path / "split.json"
     _run(
         "create_validation_split.ipynb",
@@ -59,7 +55,7 @@ def test_split_notebook_writes_and_protects_the_split(tmp_path, photos):
         seed=42,
     )
     written = json.loads(split.read_text())
-    assert len(written["val"]) == 10 and len(written["train"]) == 70
+    assert len(written["val"]) == 10 and len(written["train"]) == n_train - 10
     assert not set(written["val"]) & set(written["train"])
     # same parameters: fine; a different split: refused, the file is untouched
     _run(
@@ -83,24 +79,24 @@ def test_split_notebook_writes_and_protects_the_split(tmp_path, photos):
 
 
 def test_train_then_evaluation_notebooks(tmp_path):
-    common = dict(
-        profile="smoke",
-        data_dir="sample",
+    roots = dict(
         models_dir=str(tmp_path / "models"),
         results_dir=str(tmp_path / "results"),
         cache_dir=str(tmp_path / "cache"),
     )
+    study = StudyPaths(roots["results_dir"], roots["models_dir"])
     for model in ("A", "B", "GRAY"):
         _run(
             "train_model.ipynb",
             tmp_path / f"model_{model}.ipynb",
             model_id=model,
-            overrides={"epochs": 2},
-            **common,
+            profile="smoke",
+            data_dir="sample",
+            overrides={"epochs": 2, "device": "cpu", **roots},
         )
-    a = pd.read_csv(tmp_path / "results" / "A" / "metrics_A.csv")
+    a = pd.read_csv(study.run("A").metrics_csv)
     assert a.loc[0, "n_images"] == 4 and a.loc[0, "val_loss"] > 0
-    assert (tmp_path / "results" / "B" / "training_history_B.png").stat().st_size > 0
+    assert study.run("B").history_png.stat().st_size > 0
     nb = _run(
         "comprehensive_model_evaluation.ipynb",
         tmp_path / "eval.ipynb",
@@ -110,23 +106,18 @@ def test_train_then_evaluation_notebooks(tmp_path):
     assert "3 model(s): A, B, GRAY" in "".join(
         o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
     )
-    ev = tmp_path / "results" / "Evaluate"
-    table = pd.read_csv(ev / "metrics_comparison.csv", index_col=0)
+    files = study.report()
+    table = pd.read_csv(files["metrics"], index_col=0)
     assert list(table.index) == ["A", "B", "GRAY"] and table["overall_score"].between(0, 1).all()
-    inference = pd.read_csv(ev / "inference_metrics_comparison.csv")
+    inference = pd.read_csv(files["inference"])
     assert inference.set_index("model").loc["A", "parameters"] == 261_202
-    paired = pd.read_csv(ev / "paired_tests.csv")
+    paired = pd.read_csv(files["paired"])
     assert set(paired["model"]) == {"B", "GRAY"}
-    for f in (
-        "comprehensive_metrics_comparison.png",
-        "training_history_comparison.png",
-        "complete_comparison_grid.png",
-        "comparison_test_image_1.png",
-        "colorfulness_vs_accuracy.png",
-    ):
-        assert (ev / f).stat().st_size > 0, f
+    for key in ("bars", "history", "grid", "colorfulness_plot"):
+        assert files[key].stat().st_size > 0, key
+    assert study.test_image(1).stat().st_size > 0
 
 
 def test_unknown_parameters_are_refused():
     with pytest.raises(ValueError, match=r"no parameter\(s\) \['modle_id'\]"):
-        check_parameters(NOTEBOOKS / "train_model.ipynb", {"modle_id": "A"})
+        check_parameters(TRAIN.path, {"modle_id": "A"})

@@ -1,16 +1,15 @@
 """run_all.py end to end on the embedded sample, smoke profile: every output of STUDY.md."""
 
+import os
+import stat
 import subprocess
 import sys
 
 import pandas as pd
-import pytest
 import torch
 
 from colorlib.config import PRESETS
 from colorlib.paths import project_root
-
-pytestmark = pytest.mark.slow
 
 
 def _run_all(tmp_path, *args):
@@ -62,6 +61,11 @@ def test_run_all_smoke_produces_every_output(tmp_path):
     table = pd.read_csv(ev / "metrics_comparison.csv", index_col=0)
     assert list(table.index) == [*PRESETS, "GRAY"]
     assert "Evaluate" in done.stdout and "failed" not in done.stdout
+    # every file of the study, executed notebooks included, gets 0666 & ~umask
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {oct(stat.S_IMODE(p.stat().st_mode)) for p in tmp_path.rglob("*") if p.is_file()}
+    assert modes == {oct(0o666 & ~umask)}
 
     # a second run skips what is complete
     again = _run_all(tmp_path, "--models", "A,GRAY")

@@ -9,7 +9,6 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from colorlib.color import decode_lab, encode_lab, rgb_to_lab
 from colorlib.metrics import (
     EVAL_CHUNK,
-    GRAY,
     LPIPS,
     ciede2000,
     colorfulness,
@@ -18,6 +17,7 @@ from colorlib.metrics import (
     psnr,
     ssim,
 )
+from colorlib.networks import GRAY
 
 
 def test_ciede2000_reproduces_sharma_in_both_orders(reference):

@@ -1,0 +1,56 @@
+"""Atomic file writes, the one way colorlib writes a file: a temp file in the target folder,
+fsync, then ``os.replace``.
+
+A crash leaves either the old file or the new one, never a torn one. The temp file is created
+with mode ``0o666`` so the operating system applies the process umask, as for any ``open()``:
+results, checkpoints and figures get the usual ``-rw-r--r--`` (umask 022) or ``-rw-rw-r--``
+(umask 002), readable by a lab's group or a web server showing the results.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (permissions ``0o666 & ~umask``), creating parent
+    folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
+    """``data`` as indented JSON (non-JSON values through ``str``)."""
+    return atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """``df.to_csv(**kwargs)``, written atomically."""
+    return atomic_write_bytes(path, df.to_csv(**kwargs).encode())
+
+
+def write_image(image: Any, path: str | os.PathLike, **save_kwargs: Any) -> Path:
+    """A Pillow image, encoded as its file suffix says (``save_kwargs`` as ``Image.save``)."""
+    buf = io.BytesIO()
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(Path(path).suffix.lower(), "PNG")
+    image.save(buf, format=fmt, **save_kwargs)
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,324 @@
+"""colorlib's one command line: ``python -m colorlib`` (or ``colorlib``) with a subcommand.
+
+    train      train one configuration              evaluate   score a run (or GRAY) on test
+    colorize   colour photos of any size            presets    the ten configurations, profiles
+    info       hardware and weight status           weights    prepare / status of ImageNet weights
+    data       sample / download / split            study      the whole study (as run_all.py)
+
+Every ``--data`` accepts ``sample`` (the embedded photos). Anticipated failures print one line
+``error: ...`` and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+import pandas as pd
+
+from colorlib.config import (
+    BASELINES,
+    PRESETS,
+    PROFILES,
+    ExperimentConfig,
+    make_config,
+    parse_overrides,
+)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    overrides = parse_overrides(args.set or [])
+    if args.data:
+        overrides["data_dir"] = args.data
+    if getattr(args, "device", None):
+        overrides["device"] = args.device
+    return overrides
+
+
+def _config(args: argparse.Namespace) -> ExperimentConfig:
+    return make_config(args.model, args.profile or "full", **_overrides(args))
+
+
+def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
+    """``--profile`` given: preset + profile + overrides. Otherwise the configuration the run
+    was trained with (its checkpoint's; for GRAY its last record, else the ``full`` profile),
+    with ``--data``, ``--device`` and ``--set`` applied on top."""
+    if args.profile:
+        return _config(args)
+    from colorlib.checkpoints import load_checkpoint
+    from colorlib.runs import StudyPaths, saved_config
+
+    overrides = _overrides(args)
+    paths = StudyPaths(
+        overrides.get("results_dir", "results"), overrides.get("models_dir", "models")
+    ).run(args.model)
+    if args.model in BASELINES:
+        saved = saved_config(paths) or make_config(args.model, "full")
+    else:
+        ckpt = args.checkpoint or paths.best
+        saved = load_checkpoint(ckpt, kind="generator")["config"]
+        if saved.model_id != args.model:
+            raise ValueError(f"{ckpt} holds model {saved.model_id}, not {args.model}")
+    return saved.replace(**overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from colorlib.training import train
+
+    cfg = _config(args)
+    history = train(cfg, resume=args.resume, progress=not args.quiet)
+    best = history.loc[history["val_l1"].idxmin()]
+    print(
+        f"{cfg.model_id}: {len(history)} epochs, best val L1 {best['val_l1']:.4f} "
+        f"at epoch {int(best['epoch'])}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from colorlib.evaluation import evaluate
+
+    table = evaluate(_evaluate_config(args), checkpoint=args.checkpoint)
+    cols = ["model", "psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred", "val_loss"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "id": k,
+            "GAN": "yes" if p["use_gan"] else "no",
+            "lambda_L1": p["lambda_l1"] if p["use_l1"] else "-",
+            "lambda_perceptual": p["lambda_perceptual"] if p["use_perceptual"] else "-",
+        }
+        for k, p in PRESETS.items()
+    ]
+    rows.append({"id": "GRAY", "GAN": "-", "lambda_L1": "-", "lambda_perceptual": "-"})
+    print(pd.DataFrame(rows).to_string(index=False))
+    print("\nprofiles (scale only):")
+    for name, p in PROFILES.items():
+        print(f"  {name:6s} " + ", ".join(f"{k}={v}" for k, v in p.items()))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from colorlib.pretrained import ARCHS, WeightsNotFoundError, resolve
+    from colorlib.runtime import hardware_info
+
+    info = hardware_info()
+    for arch in ARCHS:
+        try:
+            info[f"weights_{arch}"] = resolve(arch)[1].describe()
+        except WeightsNotFoundError:
+            info[f"weights_{arch}"] = "NOT READY: run python -m colorlib weights prepare"
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from colorlib.pretrained import ARCHS, WeightsNotFoundError, prepare, resolve
+
+    if args.action == "prepare":
+        for source in prepare():
+            print(source.describe())
+        return 0
+    missing = 0
+    for arch in ARCHS:
+        try:
+            print(resolve(arch)[1].describe())
+        except WeightsNotFoundError as err:
+            missing += 1
+            print(f"{arch}: not available: {err}")
+    return 1 if missing else 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from colorlib.data import create_validation_split, download_kaggle, sample_dataset
+
+    if args.action == "sample":
+        print(sample_dataset(args.out))
+    elif args.action == "download":
+        print(f"downloaded into {download_kaggle(args.out)}")
+    else:
+        if not args.data or not args.out:
+            raise ValueError("data split needs --data DIR and --out FILE.json")
+        from colorlib.data import resolve_data_dir
+
+        split = create_validation_split(
+            resolve_data_dir(args.data), args.out, n_val=args.n_val, seed=args.seed
+        )
+        print(f"{args.out}: {len(split['train'])} train, {len(split['val'])} validation photos")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from colorlib.study.runner import run_study, summary_table
+
+    outcomes = run_study(
+        data=args.data,
+        profile=args.profile,
+        force=args.force,
+        device=args.device,
+        jobs=args.jobs,
+        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        models_dir=args.models_dir,
+        results_dir=args.results_dir,
+        overrides=parse_overrides(args.set or []),
+    )
+    print("\n" + summary_table(outcomes, args.results_dir).to_string(index=False))
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        print(f"\nFAILED: {', '.join(o.model for o in failed)}", file=sys.stderr)
+        for o in failed:
+            print(f"  {o.model}: {o.detail} (traceback: {o.error_file})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    from colorlib.checkpoints import load_generator
+    from colorlib.colorize import colorize_files
+    from colorlib.runtime import select_device
+
+    device = select_device(args.device or "auto")
+    G, _ = load_generator(args.checkpoint)
+    written, failed = colorize_files(G.to(device), args.images, args.out, device=device)
+    print(f"colorized {len(written)} of {len(args.images)} image(s) into {args.out}")
+    for src, err in failed.items():
+        print(f"FAILED {src}: {err}", file=sys.stderr)
+    return 0 if not failed else 1
+
+
+def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_args(p: argparse.ArgumentParser, choices, profile_help: str) -> None:
+        p.add_argument(
+            "--model",
+            required=True,
+            choices=choices,
+            metavar="ID",
+            help=f"one of {', '.join(choices)}",
+        )
+        p.add_argument("--profile", choices=sorted(PROFILES), help=profile_help)
+        p.add_argument("--data", help="data folder (Kaggle layout or photo folder), or 'sample'")
+        p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override any config field (repeatable)",
+        )
+
+    p = sub.add_parser("train", help="train one configuration")
+    model_args(p, list(PRESETS), "scale (default: full)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run from its saved training state"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a configuration (or GRAY) on the test set")
+    model_args(
+        p,
+        list(PRESETS) + list(BASELINES),
+        "default: the configuration the run was trained with (GRAY: full)",
+    )
+    p.add_argument("--checkpoint", help="default: the run's best checkpoint under models_dir")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("presets", help="the study's configurations and the profiles")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("info", help="hardware check and pretrained-weight status")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("weights", help="the ImageNet VGG16 / AlexNet features")
+    p.add_argument(
+        "action",
+        choices=["prepare", "status"],
+        help="prepare: resolve and cache both (offline fallback included); status: where from",
+    )
+    p.set_defaults(func=cmd_weights)
+
+    p = sub.add_parser("data", help="the embedded sample, the Kaggle download, a validation split")
+    p.add_argument(
+        "action",
+        choices=["sample", "download", "split"],
+        help="sample: build the embedded photos; download: the original's Kaggle dataset "
+        "(needs ~/.kaggle/kaggle.json); split: write a validation split file",
+    )
+    p.add_argument("--out", help="target folder (sample, download) or split file (split)")
+    p.add_argument("--data", help="split: the data folder, or 'sample'")
+    p.add_argument("--n-val", type=int, default=250, help="split: photos held out")
+    p.add_argument("--seed", type=int, default=42, help="split: the hold-out seed")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("colorize", help="colorize photos of any size with a checkpoint")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="output folder (one file per input stem)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, mps")
+    p.set_defaults(func=cmd_colorize)
+
+    p = sub.add_parser("study", help="the whole study: split, every configuration, evaluation")
+    p.add_argument(
+        "--data",
+        default="sample",
+        help="'sample' (embedded photos), a Kaggle-layout folder or a photo folder",
+    )
+    p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    p.add_argument(
+        "--models",
+        default=",".join((*PRESETS, *BASELINES)),
+        help="comma-separated ids (default: all ten and GRAY)",
+    )
+    p.add_argument("--force", action="store_true", help="rerun complete configurations")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--jobs", type=int, default=1, help="configurations in parallel")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field for every model (repeatable)",
+    )
+    p.set_defaults(func=cmd_study)
+    return parser
+
+
+def _anticipated() -> tuple[type[BaseException], ...]:
+    """The failures a user can fix from the message alone (evaluated only when one occurs)."""
+    from colorlib.data.sources import DownloadError
+    from colorlib.pretrained import WeightsNotFoundError
+
+    return (
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        FileExistsError,
+        DownloadError,
+        WeightsNotFoundError,
+    )
+
+
+def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
+    args = build_parser(prog).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    logging.getLogger("PIL").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except _anticipated() as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

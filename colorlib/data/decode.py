@@ -1,0 +1,120 @@
+"""Decoding one photo safely: any format Pillow reads -> upright uint8 sRGB, or a clear error.
+
+Bad input: unreadable, truncated, non-image, grayscale-in-a-colour-folder and too-small images
+raise :class:`ImageError` naming the file and what to do (the folder loader can skip and count
+them instead). EXIF orientation is applied; RGBA / LA / transparent palette images are
+composited onto white; CMYK, palette and 16-bit images are converted to 8-bit sRGB; images above
+``max_pixels`` (decompression bombs) are refused before decoding.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any camera photo, far below a bomb
+GRAY_SPREAD = 6  # a pixel is neutral if max(R,G,B) - min(R,G,B) <= this (JPEG chroma noise)
+GRAY_QUANTILE = 0.99  # an image is grayscale if this share of its pixels is neutral
+
+
+class ImageError(ValueError):
+    """A photo that cannot be used; the message names the file and what to do."""
+
+    def __init__(self, path: str | os.PathLike, reason: str, problem: str) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: {problem}")
+
+
+def load_rgb(
+    path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, require_color: bool = True
+) -> np.ndarray:
+    """Decode one photo to uint8 sRGB ``(H, W, 3)``, upright (EXIF orientation applied).
+
+    Raises :class:`ImageError` (``reason`` one of ``corrupt``, ``too_large``, ``grayscale``,
+    ``unsupported``) with the file name and what to do.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageError(
+                    path,
+                    "too_large",
+                    f"{w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,} "
+                    "(a decompression bomb, or a genuinely huge image: raise max_pixels)",
+                )
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            rgb = _to_rgb8(im, path)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise ImageError(path, "too_large", f"refused as a decompression bomb ({err})") from err
+    except UnidentifiedImageError as err:
+        raise ImageError(
+            path, "corrupt", "not an image file Pillow can read; remove it from the folder"
+        ) from err
+    except (OSError, SyntaxError, ValueError) as err:  # truncated / broken streams
+        raise ImageError(
+            path, "corrupt", f"unreadable or truncated image ({err}); re-export or remove it"
+        ) from err
+    if require_color and is_grayscale(rgb):
+        raise ImageError(
+            path,
+            "grayscale",
+            "grayscale photo in a colour folder (no colour to learn from); remove it, or pass "
+            "on_bad='skip' to skip such files",
+        )
+    return rgb
+
+
+def is_grayscale(rgb: np.ndarray) -> bool:
+    """True when (nearly) every pixel of uint8 ``(H, W, 3)`` is neutral (R ≈ G ≈ B)."""
+    spread = rgb.max(axis=-1).astype(np.int16) - rgb.min(axis=-1)
+    return float(np.quantile(spread, GRAY_QUANTILE)) <= GRAY_SPREAD
+
+
+def center_crop_resize(
+    rgb: np.ndarray, size: int, *, allow_upscale: bool = False, path: str | os.PathLike = "<array>"
+) -> np.ndarray:
+    """Centre square crop (side = shorter side), then antialiased bicubic resize to ``size``.
+
+    A photo whose shorter side is below ``size`` raises :class:`ImageError` (``too_small``)
+    unless ``allow_upscale`` (upscaling invents no colour but blurs the input).
+    """
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    if side < size and not allow_upscale:
+        raise ImageError(
+            path,
+            "too_small",
+            f"{w}x{h} is smaller than image_size={size}; use a smaller image_size, remove the "
+            "file, or pass allow_upscale=True",
+        )
+    top, left = (h - side) // 2, (w - side) // 2
+    square = Image.fromarray(rgb[top : top + side, left : left + side])
+    if side != size:
+        square = square.resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(square, dtype=np.uint8)
+
+
+def _to_rgb8(im: Image.Image, path: Path) -> np.ndarray:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale
+        arr = np.asarray(im, dtype=np.float64)
+        scale = 65535.0 if mode != "I" or arr.max() > 255 else 255.0
+        gray = np.clip(np.round(arr / scale * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if mode == "P" and "transparency" in im.info:
+        im, mode = im.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+    if mode in ("RGB", "L", "1", "P", "CMYK", "YCbCr", "LAB", "HSV"):
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    raise ImageError(path, "unsupported", f"unsupported image mode {mode!r}; convert it to RGB")

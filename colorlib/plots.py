@@ -1,0 +1,221 @@
+"""Every figure colorlib writes (matplotlib, Agg backend), saved atomically as PNG.
+
+A run's: training curves (:func:`plot_history`), sample grids (:func:`sample_grid`). A study's:
+metric bars with confidence intervals, validation curves of every model, the cross-model image
+grid and one figure per test image, colourfulness against accuracy.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from colorlib.atomic import atomic_write_bytes  # noqa: E402
+from colorlib.color import join_lab, lab_to_rgb  # noqa: E402
+from colorlib.metrics import HIGHER_IS_BETTER  # noqa: E402
+
+
+def to_rgb_images(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+    """Normalised L ``(N,1,H,W)``, ab ``(N,2,H,W)`` -> displayable sRGB ``(N,H,W,3)``, [0, 1]."""
+    rgb = lab_to_rgb(join_lab(L.detach().cpu().float(), ab.detach().cpu().float()))
+    return rgb.permute(0, 2, 3, 1).numpy()
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def sample_grid(
+    L: torch.Tensor,
+    columns: dict[str, torch.Tensor],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    row_labels: Sequence[str] | None = None,
+) -> None:
+    """Rows = images; columns = the gray input, then one column per ``{name: ab}``."""
+    gray = to_rgb_images(L, torch.zeros(L.shape[0], 2, *L.shape[2:]))
+    panels = {"input (L)": gray} | {name: to_rgb_images(L, ab) for name, ab in columns.items()}
+    image_grid(panels, path, title=title, row_labels=row_labels)
+
+
+def image_grid(
+    panels: dict[str, np.ndarray],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    row_labels: Sequence[str] | None = None,
+    cell: float = 2.2,
+) -> None:
+    """One column per ``{title: images (N, H, W, 3)}``, one row per image, saved as PNG."""
+    n, m = len(next(iter(panels.values()))), len(panels)
+    fig, axes = plt.subplots(n, m, figsize=(cell * m, cell * n), squeeze=False)
+    small = 7 if cell < 2 else 9
+    for c, (name, imgs) in enumerate(panels.items()):
+        for r in range(n):
+            ax = axes[r, c]
+            ax.imshow(imgs[r])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=small)
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[r], fontsize=small - 1)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
+
+
+def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
+    """Generator loss terms, discriminator loss and validation L1 per epoch."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    terms = [
+        c
+        for c in ("loss_G", "l1", "perceptual", "adv")
+        if c in history and history[c].notna().any()
+    ]
+    for c in terms:
+        axes[0].plot(history["epoch"], history[c], marker="o", label=c)
+    axes[0].set_title("generator loss terms (unweighted; loss_G weighted)")
+    if "loss_D" in history and history["loss_D"].notna().any():
+        axes[1].plot(history["epoch"], history["loss_D"], marker="o", color="C3")
+    axes[1].set_title("discriminator loss")
+    axes[2].plot(history["epoch"], history["val_l1"], marker="o", color="C2")
+    axes[2].set_title("validation L1 (normalised ab)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if terms:
+        axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    save_figure(fig, path)
+
+
+# --- a study's figures ----------------------------------------------------------------------
+
+METRICS = tuple(HIGHER_IS_BETTER)  # psnr, ssim, ciede2000, lpips
+LABELS = {
+    "psnr": "PSNR (dB) ↑",
+    "ssim": "SSIM ↑",
+    "ciede2000": "CIEDE2000 ΔE00 ↓",
+    "lpips": "LPIPS ↓",
+    "colorfulness_pred": "colourfulness",
+}
+
+
+def plot_metric_bars(
+    summary: pd.DataFrame, path: str | os.PathLike, *, baselines: Sequence[str] = ()
+) -> None:
+    """Bars with 95 % CI error bars per metric; ``summary`` has one row per model (a ``model``
+    column and ``{metric}``, ``{metric}_ci_low``, ``{metric}_ci_high``); baselines in gray."""
+    t = summary.set_index("model")
+    metrics = [*METRICS, "colorfulness_pred"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 4.2))
+    for ax, m in zip(axes, metrics):
+        mean = t[m]
+        err = np.vstack([mean - t[f"{m}_ci_low"], t[f"{m}_ci_high"] - mean])
+        colors = ["0.6" if i in baselines else f"C{k % 10}" for k, i in enumerate(t.index)]
+        ax.bar(range(len(t)), mean, yerr=err, capsize=3, color=colors)
+        ax.set_xticks(range(len(t)), t.index, rotation=60, ha="right", fontsize=8)
+        ax.set_title(LABELS[m])
+        lo = float(np.nanmin(t[f"{m}_ci_low"]))
+        hi = float(np.nanmax(t[f"{m}_ci_high"]))
+        ax.set_ylim(max(0.0, lo - 0.15 * (hi - lo)), hi + 0.1 * (hi - lo) + 1e-9)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Test-set metrics (mean, 95 % bootstrap CI)")
+    save_figure(fig, path)
+
+
+def plot_history_comparison(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """Validation L1 and generator loss per epoch, one line per model."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for m, h in histories.items():
+        axes[0].plot(h["epoch"], h["val_l1"], marker=".", label=m)
+        axes[1].plot(h["epoch"], h["loss_G"], marker=".", label=m)
+    axes[0].set_title("validation L1 (normalised ab)")
+    axes[1].set_title("generator loss (weighted sum; scales differ by preset)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=2)
+    save_figure(fig, path)
+
+
+def prediction_columns(
+    predictions: dict[str, dict[str, np.ndarray]],
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Saved test predictions ``{model: {names, L, ab_true, ab_pred}}`` -> the test images'
+    names and displayable columns: the gray input, the ground truth, then every model."""
+    first = next(iter(predictions.values()))
+    L = torch.from_numpy(first["L"])
+    cols = {
+        "input (L)": to_rgb_images(L, torch.zeros(L.shape[0], 2, *L.shape[2:])),
+        "ground truth": to_rgb_images(L, torch.from_numpy(first["ab_true"])),
+    }
+    for m, p in predictions.items():
+        if list(p["names"]) != list(first["names"]):
+            raise ValueError(f"{m} was evaluated on different test images; re-evaluate it")
+        cols[m] = to_rgb_images(L, torch.from_numpy(p["ab_pred"]))
+    return list(first["names"]), cols
+
+
+def plot_test_image(
+    columns: dict[str, np.ndarray], row: int, path: str | os.PathLike, *, title: str = ""
+) -> None:
+    """Image ``row`` of every column side by side, in one row."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(2.0 * len(columns), 2.4))
+    for ax, (name, imgs) in zip(axes, columns.items()):
+        ax.imshow(imgs[row])
+        ax.set_title(name, fontsize=7)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    save_figure(fig, path)
+
+
+def plot_colorfulness_vs_accuracy(
+    summary: pd.DataFrame, path: str | os.PathLike, *, gan_models: Sequence[str] = ()
+) -> None:
+    """Mean colourfulness against mean ΔE00 per model (GAN models as squares), with the
+    ground truth's colourfulness as a line."""
+    t = summary.set_index("model")
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for m in t.index:
+        gan = m in gan_models
+        ax.errorbar(
+            t.loc[m, "ciede2000"],
+            t.loc[m, "colorfulness_pred"],
+            yerr=[
+                [t.loc[m, "colorfulness_pred"] - t.loc[m, "colorfulness_pred_ci_low"]],
+                [t.loc[m, "colorfulness_pred_ci_high"] - t.loc[m, "colorfulness_pred"]],
+            ],
+            fmt="s" if gan else "o",
+            color="C3" if gan else "C0",
+            capsize=2,
+        )
+        ax.annotate(
+            m,
+            (t.loc[m, "ciede2000"], t.loc[m, "colorfulness_pred"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.axhline(t["colorfulness_true"].mean(), color="0.4", ls="--", label="ground truth")
+    ax.set_xlabel("CIEDE2000 ΔE00 (lower = more accurate)")
+    ax.set_ylabel("colourfulness (Hasler & Süsstrunk)")
+    ax.set_title("Colourfulness vs accuracy (squares: GAN variants)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    save_figure(fig, path)

@@ -1,0 +1,212 @@
+"""A run's files, defined once: every artifact path and file name of a configuration's run and
+of a study, the run's record ``run.json`` (provenance) and whether a run is complete.
+
+A study under ``models_dir`` and ``results_dir`` (STUDY.md, "Outputs")::
+
+    models/{ID}/best_model.pt, checkpoint_epoch_{E}.pt, training_state.pt
+    results/{ID}/metrics_{ID}.csv, metrics_per_image_{ID}.csv, training_history_{ID}.csv/.png,
+                 colorization_results_{ID}.png, val_samples_{ID}_epoch_{E}.png,
+                 test_predictions_{ID}.npz, run.json, model_{ID}.ipynb, error.txt
+    results/validation_split.json
+    results/Evaluate/...   (the cross-model files: :class:`StudyPaths`)
+
+Executed copies of the split and evaluation notebooks keep their template's name, in
+``results/`` and ``results/Evaluate/``.
+
+Two runs are the same run when their configs agree on every "what" field
+(:meth:`colorlib.config.ExperimentConfig.differs_from`): resume and :func:`is_complete` both
+use that one definition.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from colorlib.atomic import write_json
+from colorlib.config import BASELINES, ExperimentConfig
+from colorlib.runtime import git_revision, package_versions
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one configuration's run (``models/{ID}``, ``results/{ID}``)."""
+
+    model_id: str
+    models: Path  # models/{ID}: checkpoints
+    results: Path  # results/{ID}: metrics, figures, record
+
+    @classmethod
+    def of(cls, cfg: ExperimentConfig) -> RunPaths:
+        return StudyPaths(cfg.results_dir, cfg.models_dir).run(cfg.model_id)
+
+    # --- checkpoints
+    @property
+    def state(self) -> Path:
+        return self.models / "training_state.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.models / "best_model.pt"
+
+    def checkpoint(self, epoch: int) -> Path:
+        return self.models / f"checkpoint_epoch_{epoch}.pt"
+
+    # --- training outputs
+    @property
+    def history_csv(self) -> Path:
+        return self.results / f"training_history_{self.model_id}.csv"
+
+    @property
+    def history_png(self) -> Path:
+        return self.results / f"training_history_{self.model_id}.png"
+
+    def val_samples(self, epoch: int) -> Path:
+        return self.results / f"val_samples_{self.model_id}_epoch_{epoch}.png"
+
+    def all_val_samples(self) -> list[Path]:
+        """The validation sample grids written so far, by epoch."""
+        prefix = f"val_samples_{self.model_id}_epoch_"
+        found = [p for p in self.results.glob(f"{prefix}*.png") if p.stem[len(prefix) :].isdigit()]
+        return sorted(found, key=lambda p: int(p.stem[len(prefix) :]))
+
+    # --- evaluation outputs
+    @property
+    def metrics_csv(self) -> Path:
+        return self.results / f"metrics_{self.model_id}.csv"
+
+    @property
+    def per_image_csv(self) -> Path:
+        return self.results / f"metrics_per_image_{self.model_id}.csv"
+
+    @property
+    def results_png(self) -> Path:
+        return self.results / f"colorization_results_{self.model_id}.png"
+
+    @property
+    def predictions(self) -> Path:
+        return self.results / f"test_predictions_{self.model_id}.npz"
+
+    # --- the run's record and the study runner's files
+    @property
+    def run_json(self) -> Path:
+        return self.results / "run.json"
+
+    @property
+    def notebook(self) -> Path:
+        return self.results / f"model_{self.model_id}.ipynb"
+
+    @property
+    def error(self) -> Path:
+        return self.results / "error.txt"
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    """The files of a study: one :class:`RunPaths` per model, the shared validation split, and
+    the cross-model evaluation under ``results/Evaluate``."""
+
+    results: Path
+    models: Path
+
+    def __init__(self, results: str | os.PathLike, models: str | os.PathLike) -> None:
+        object.__setattr__(self, "results", Path(results))
+        object.__setattr__(self, "models", Path(models))
+
+    def run(self, model_id: str) -> RunPaths:
+        return RunPaths(model_id, self.models / model_id, self.results / model_id)
+
+    def evaluated_models(self) -> list[str]:
+        """Every model under ``results`` with a summary ``metrics_{ID}.csv``."""
+        if not self.results.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.results.iterdir()
+            if p.is_dir() and self.run(p.name).metrics_csv.exists()
+        )
+
+    @property
+    def split(self) -> Path:
+        return self.results / "validation_split.json"
+
+    @property
+    def evaluate(self) -> Path:
+        return self.results / "Evaluate"
+
+    @property
+    def evaluate_error(self) -> Path:
+        return self.evaluate / "error.txt"
+
+    def report(self) -> dict[str, Path]:
+        """The evaluation step's fixed files, by role (plus :meth:`test_image` per image)."""
+        e = self.evaluate
+        return {
+            "metrics": e / "metrics_comparison.csv",
+            "bars": e / "comprehensive_metrics_comparison.png",
+            "history": e / "training_history_comparison.png",
+            "grid": e / "complete_comparison_grid.png",
+            "inference": e / "inference_metrics_comparison.csv",
+            "colorfulness_plot": e / "colorfulness_vs_accuracy.png",
+            "colorfulness_test": e / "colorfulness_test.csv",
+            "paired": e / "paired_tests.csv",
+        }
+
+    def test_image(self, k: int) -> Path:
+        return self.evaluate / f"comparison_test_image_{k}.png"
+
+
+# --- the run's record (run.json) ------------------------------------------------------------
+
+
+def read_record(paths: RunPaths) -> dict[str, Any] | None:
+    """``run.json`` as a dict, or ``None`` when the run has none yet."""
+    return json.loads(paths.run_json.read_text()) if paths.run_json.exists() else None
+
+
+def record_run(
+    cfg: ExperimentConfig, device: str | torch.device, *, fresh: bool, **sections: Any
+) -> dict[str, Any]:
+    """Write the run's provenance into ``run.json``: the resolved config, git revision, package
+    versions, device and seed, plus ``sections`` (training status, dataset, evaluation, ...).
+
+    ``fresh=True`` starts a new record (training does, at every start and epoch); otherwise the
+    sections are added to the existing record (evaluation does).
+    """
+    paths = RunPaths.of(cfg)
+    record = None if fresh else read_record(paths)
+    if record is None:
+        record = {
+            "model_id": cfg.model_id,
+            "config": cfg.to_dict(),
+            "git_revision": git_revision(),
+            "packages": package_versions(),
+            "device": str(device),
+            "seed": cfg.seed,
+        }
+    record |= sections
+    write_json(paths.run_json, record)
+    return record
+
+
+def saved_config(paths: RunPaths) -> ExperimentConfig | None:
+    """The config recorded in the run's ``run.json`` (``None`` when there is none)."""
+    record = read_record(paths)
+    return ExperimentConfig.from_dict(record["config"]) if record and record.get("config") else None
+
+
+def is_complete(cfg: ExperimentConfig) -> bool:
+    """True when the run of ``cfg`` was trained to the end (GRAY: needs no training) and
+    evaluated, with a config that differs from ``cfg`` in no "what" field."""
+    paths = RunPaths.of(cfg)
+    record = read_record(paths)
+    if record is None or not paths.metrics_csv.exists() or not record.get("config"):
+        return False
+    same = not cfg.differs_from(ExperimentConfig.from_dict(record["config"]))
+    trained = cfg.model_id in BASELINES or record.get("status") == "complete"
+    return same and trained and "evaluation" in record

@@ -1,0 +1,88 @@
+"""The study's three notebooks, their parameters (declared here once: ``tools/make_notebooks.py``
+writes each parameters cell from them, the runner fills them in), and their execution through
+papermill.
+
+papermill only *warns* about a parameter a notebook does not declare; :func:`execute` checks
+against ``papermill.inspect_notebook`` first and refuses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from colorlib.paths import project_root
+from colorlib.runs import StudyPaths
+
+
+@dataclass(frozen=True)
+class Notebook:
+    name: str  # file under notebooks/
+    parameters: dict[str, Any]  # the parameters cell: name -> default (literals only)
+
+    @property
+    def path(self) -> Path:
+        return project_root() / "notebooks" / self.name
+
+    def parameters_source(self) -> str:
+        """The parameters cell's code: one ``name = literal`` line per parameter."""
+        return "\n".join(f"{k} = {v!r}" for k, v in self.parameters.items())
+
+
+SPLIT = Notebook(
+    "create_validation_split.ipynb",
+    {
+        "data_dir": "sample",
+        "split_file": str(StudyPaths("results/smoke", "models/smoke").split),
+        "n_val": 250,
+        "seed": 42,
+    },
+)
+# The template: the few things a user changes. Everything else (device, seed, output roots,
+# epochs, any ExperimentConfig field) goes through `overrides`, resolved by build_config.
+TRAIN = Notebook(
+    "train_model.ipynb",
+    {
+        "model_id": "A",
+        "profile": "smoke",
+        "data_dir": "sample",
+        "overrides": {"models_dir": "models/smoke", "results_dir": "results/smoke"},
+        "resume": True,
+    },
+)
+EVALUATE = Notebook(
+    "comprehensive_model_evaluation.ipynb",
+    {"results_dir": "results/smoke", "models_dir": "models/smoke"},
+)
+NOTEBOOKS = (SPLIT, TRAIN, EVALUATE)
+
+
+def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) -> None:
+    """Refuse parameters the notebook does not declare (papermill would only warn)."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"{Path(notebook).name} has no parameter(s) {unknown}; it declares {sorted(declared)}"
+        )
+
+
+def execute(notebook: Notebook, output: str | os.PathLike, parameters: dict[str, Any]) -> None:
+    """Run ``notebook`` with ``parameters`` into ``output`` (working directory: the project)."""
+    import papermill
+
+    check_parameters(notebook.path, parameters)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(notebook.path),
+        str(output),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(project_root()),
+        progress_bar=False,
+        log_output=False,
+    )

@@ -1,0 +1,85 @@
+"""The one command line, run as a user would: a subprocess per command, on the embedded sample."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from colorlib.paths import project_root
+from colorlib.runs import StudyPaths
+
+
+def _colorlib(*args, env=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "colorlib", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or project_root(),
+        env=env,
+    )
+
+
+def test_data_download_without_credentials_says_where_the_token_goes(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    env["HOME"] = str(tmp_path)
+    done = _colorlib("data", "download", "--out", str(tmp_path / "kaggle"), env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{tmp_path}/.kaggle/kaggle.json" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "kaggle").exists()
+
+
+def test_train_on_the_sample_then_evaluate_with_the_runs_own_config(tmp_path):
+    roots = [
+        "--set", f"models_dir={tmp_path}/models",
+        "--set", f"results_dir={tmp_path}/results",
+        "--set", f"cache_dir={tmp_path}/cache",
+    ]  # fmt: skip
+    done = _colorlib(
+        "train", "--model", "A", "--profile", "smoke", "--data", "sample", "--quiet", *roots
+    )
+    assert done.returncode == 0, done.stderr
+    assert "A: 2 epochs" in done.stdout
+    # no --profile: evaluate reads how the run was trained from its checkpoint (32², ngf 8);
+    # the full-profile default would fail ("built for 32x32 input; got (256, 256)")
+    done = _colorlib("evaluate", "--model", "A", "--device", "cpu", *roots)
+    assert done.returncode == 0, done.stderr
+    run = StudyPaths(tmp_path / "results", tmp_path / "models").run("A")
+    metrics = pd.read_csv(run.metrics_csv)
+    assert metrics.loc[0, "n_images"] == 4
+    # a profile given explicitly is what the user asked for: the mismatch is an error
+    done = _colorlib("evaluate", "--model", "A", "--profile", "cpu", "--data", "sample", *roots)
+    assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_files_a_run_writes_get_the_usual_permissions(tmp_path, umask):
+    """Results, checkpoints, figures and records: 0666 & ~umask, as any program's files."""
+    code = (
+        f"import os, sys; os.umask({umask}); from colorlib.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    common = [
+        "--model", "A", "--profile", "smoke", "--data", "sample", "--device", "cpu",
+        "--set", f"models_dir={tmp_path}/models", "--set", f"results_dir={tmp_path}/results",
+        "--set", f"cache_dir={tmp_path}/cache",
+    ]  # fmt: skip
+    for command in (["train", "--quiet"], ["evaluate"]):
+        done = subprocess.run(
+            [sys.executable, "-c", code, command[0], *common, *command[1:]],
+            capture_output=True,
+            text=True,
+            cwd=project_root(),
+        )
+        assert done.returncode == 0, done.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    wrong = {
+        str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in files
+        if stat.S_IMODE(p.stat().st_mode) != 0o666 & ~umask
+    }
+    assert not wrong
