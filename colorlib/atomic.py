@@ -21,7 +21,8 @@ import pandas as pd
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (permissions ``0o666 & ~umask``), creating parent
-    folders."""
+    folders. A failed write (disk full, ...) leaves the previous file as it was and raises an
+    ``OSError`` naming ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
@@ -32,6 +33,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:  # disk full, quota, permissions: name the file being written
+        tmp.unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(path)) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

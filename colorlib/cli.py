@@ -12,9 +12,11 @@ Every ``--data`` accepts ``sample`` (the embedded photos). Anticipated failures 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
+import traceback
 
 import pandas as pd
 
@@ -48,14 +50,13 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
     if args.profile:
         return _config(args)
     from colorlib.checkpoints import load_checkpoint
-    from colorlib.runs import StudyPaths, saved_config
+    from colorlib.runs import RunPaths, saved_config
 
     overrides = _overrides(args)
-    paths = StudyPaths(
-        overrides.get("results_dir", "results"), overrides.get("models_dir", "models")
-    ).run(args.model)
+    default = make_config(args.model, "full", **overrides)  # where the run's files are
+    paths = RunPaths.of(default)
     if args.model in BASELINES:
-        saved = saved_config(paths) or make_config(args.model, "full")
+        saved = saved_config(paths) or default
     else:
         ckpt = args.checkpoint or paths.best
         saved = load_checkpoint(ckpt, kind="generator")["config"]
@@ -184,8 +185,15 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     device = select_device(args.device or "auto")
     G, _ = load_generator(args.checkpoint)
-    written, failed = colorize_files(G.to(device), args.images, args.out, device=device)
-    print(f"colorized {len(written)} of {len(args.images)} image(s) into {args.out}")
+    written, failed = colorize_files(
+        G.to(device),
+        args.images,
+        args.out,
+        device=device,
+        overwrite=args.overwrite,
+        into_input_folder=args.into_input_folder,
+    )
+    print(f"colorized {len(written)} image(s) into {args.out} ({len(failed)} failed)")
     for src, err in failed.items():
         print(f"FAILED {src}: {err}", file=sys.stderr)
     return 0 if not failed else 1
@@ -260,10 +268,23 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="split: the hold-out seed")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("colorize", help="colorize photos of any size with a checkpoint")
-    p.add_argument("images", nargs="+")
+    p = sub.add_parser(
+        "colorize",
+        help="colorize photos of any size with a checkpoint",
+        description="Writes OUT/{stem}.jpg for JPEG inputs, else OUT/{stem}.png; inputs whose "
+        "outputs would share a name get -2, -3, ... in input order. Never replaces a file "
+        "unless --overwrite, and never writes into a folder holding an input unless "
+        "--into-input-folder; either refusal happens before anything is written.",
+    )
+    p.add_argument("images", nargs="+", help="photos, or folders of photos")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True, help="output folder (one file per input stem)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument(
+        "--into-input-folder",
+        action="store_true",
+        help="allow --out to be a folder that holds input photos",
+    )
     p.add_argument("--device", help="auto (default), cpu, cuda, mps")
     p.set_defaults(func=cmd_colorize)
 
@@ -298,18 +319,39 @@ def _anticipated() -> tuple[type[BaseException], ...]:
     """The failures a user can fix from the message alone (evaluated only when one occurs)."""
     from colorlib.data.sources import DownloadError
     from colorlib.pretrained import WeightsNotFoundError
+    from colorlib.runs import FolderInUseError
 
     return (
-        ValueError,
+        ValueError,  # bad parameters, unusable photos and checkpoints (CheckpointError)
         TypeError,
         FileNotFoundError,
         FileExistsError,
+        NotADirectoryError,
+        PermissionError,
+        FloatingPointError,  # a non-finite loss (NonFiniteLossError)
         DownloadError,
         WeightsNotFoundError,
+        FolderInUseError,
     )
 
 
+DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.errno in DISK_FULL:
+        where = f" while writing {err.filename}" if err.filename else ""
+        return (
+            f"disk full{where}. Files written before it (checkpoints, the training state, "
+            "results) are intact and the half-written file was removed: free space, then rerun "
+            "(train: with --resume, which continues from the last saved epoch)"
+        )
+    return " ".join(str(err).split("\n")) or type(err).__name__
+
+
 def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
+    """Run one command. Anticipated failures print ``error: <one line>`` and return 2 (with
+    ``-v`` the traceback is printed first, for debugging)."""
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -319,6 +361,16 @@ def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
     logging.getLogger("PIL").setLevel(logging.WARNING)
     try:
         return args.func(args)
+    except OSError as err:
+        if not isinstance(err, _anticipated()) and err.errno not in DISK_FULL:
+            raise
+        return _fail(err, args.verbose)
     except _anticipated() as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _fail(err, args.verbose)
+
+
+def _fail(err: BaseException, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exc()
+    print(f"error: {_one_line(err)}", file=sys.stderr)
+    return 2

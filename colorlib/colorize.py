@@ -21,7 +21,7 @@ from PIL import Image
 
 from colorlib.atomic import write_image
 from colorlib.color import AB_SCALE, encode_lab, lab_to_rgb, rgb_to_lab
-from colorlib.data import ImageError, load_rgb
+from colorlib.data import IMAGE_EXTENSIONS, ImageError, load_rgb
 from colorlib.networks import UnetGenerator
 
 log = logging.getLogger(__name__)
@@ -71,30 +71,85 @@ def _upsample_rows(ab: torch.Tensor, size: tuple[int, int], top: int, bottom: in
     return F.interpolate(rows, size=(bottom - top, w), mode="bilinear", align_corners=False)
 
 
+def plan_outputs(
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    into_input_folder: bool = False,
+) -> tuple[list[tuple[Path, Path]], dict[str, str]]:
+    """Where each input's colorized copy goes, checked before anything is written.
+
+    A folder among ``inputs`` stands for the images in it. Outputs are ``{stem}.jpg`` for JPEG
+    inputs, else ``{stem}.png``; inputs whose outputs would share a name get ``-2``, ``-3``, ...
+    in input order. Refused (``FileExistsError``, nothing written): an output that exists,
+    unless ``overwrite``; ``out_dir`` being the folder of an input, unless
+    ``into_input_folder``. Returns ``([(input, output)], {input: why it is skipped})``.
+    """
+    out_dir = Path(out_dir)
+    sources, failed = [], {}
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(
+                p for p in item.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            )
+            if not found:
+                failed[str(item)] = f"{item} is a folder with no images in it"
+            sources += found
+        else:
+            sources.append(item)
+    if not into_input_folder:
+        beside = [s for s in sources if s.parent.resolve() == out_dir.resolve()]
+        if beside:
+            raise FileExistsError(
+                f"--out {out_dir} holds input photo(s) ({', '.join(map(str, beside[:3]))}); "
+                "colorize does not write beside its inputs, so no original can be replaced: "
+                "choose another --out, or pass --into-input-folder"
+            )
+    plan, taken = [], set()
+    for src in sources:
+        suffix = ".jpg" if src.suffix.lower() in (".jpg", ".jpeg") else ".png"
+        dst, k = out_dir / f"{src.stem}{suffix}", 1
+        while dst in taken:
+            k += 1
+            dst = out_dir / f"{src.stem}-{k}{suffix}"
+        taken.add(dst)
+        plan.append((src, dst))
+    existing = [dst for _, dst in plan if dst.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{len(existing)} output file(s) exist ({', '.join(map(str, existing[:3]))}); "
+            "nothing was written: pass --overwrite to replace them, or choose another --out"
+        )
+    return plan, failed
+
+
 def colorize_files(
     G: UnetGenerator,
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     *,
     device: torch.device | str = "cpu",
+    overwrite: bool = False,
+    into_input_folder: bool = False,
 ) -> tuple[list[Path], dict[str, str]]:
-    """Colorize each input into ``out_dir/{stem}.png`` (``.jpg`` for JPEG inputs).
+    """Colorize each input (folders: their images) as :func:`plan_outputs` names them.
 
     Unreadable inputs are reported by name and skipped; returns (written, {input: error}).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written, failed = [], {}
-    for src in map(Path, inputs):
+    plan, failed = plan_outputs(
+        inputs, out_dir, overwrite=overwrite, into_input_folder=into_input_folder
+    )
+    written = []
+    for src, dst in plan:
         try:
             rgb = load_rgb(src, require_color=False, max_pixels=MAX_PIXELS)
-        except (ImageError, FileNotFoundError, IsADirectoryError) as err:
+        except ImageError as err:
             failed[str(src)] = str(err)
             log.error("cannot colorize %s", err)
             continue
         result = colorize_array(G, rgb, device=device)
-        jpeg = src.suffix.lower() in (".jpg", ".jpeg")
-        dst = out_dir / f"{src.stem}{'.jpg' if jpeg else '.png'}"
+        jpeg = dst.suffix == ".jpg"
         write_image(Image.fromarray(result), dst, **({"quality": 95} if jpeg else {}))
         written.append(dst)
         log.info("%s -> %s", src, dst)

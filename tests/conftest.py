@@ -53,3 +53,24 @@ def sample() -> Path:
     from colorlib.data import sample_dataset
 
     return sample_dataset()
+
+
+@pytest.fixture(scope="session")
+def smoke_config(sample):
+    """A factory: ``smoke_config(root, model="A", **overrides)`` is the smoke profile of
+    ``model`` on the embedded sample, on the CPU, with every output under ``root``."""
+    from colorlib.config import make_config
+
+    def build(root: Path, model: str = "A", **overrides):
+        return make_config(
+            model,
+            "smoke",
+            data_dir="sample",
+            device="cpu",
+            models_dir=str(root / "models"),
+            results_dir=str(root / "results"),
+            cache_dir=str(root / "cache"),
+            **overrides,
+        )
+
+    return build

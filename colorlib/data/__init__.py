@@ -30,6 +30,7 @@ from colorlib.data.folders import (
     dataset_fingerprint,
     find_images,
     load_images,
+    printable_name,
 )
 from colorlib.data.sources import (
     create_validation_split,
@@ -64,6 +65,7 @@ __all__ = [
     "load_images",
     "load_rgb",
     "load_training_data",
+    "printable_name",
     "read_split",
     "resolve_data_dir",
     "sample_dataset",

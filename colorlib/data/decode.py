@@ -16,6 +16,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any camera photo, far below a bomb
+# JPEGs above this are decoded at a reduced scale (Pillow's draft: 1/2, 1/4 or 1/8 in the DCT)
+# when the caller needs only a small image; a 100 MP JPEG then costs ~1/64 of the memory
+DRAFT_PIXELS = 36_000_000
 GRAY_SPREAD = 6  # a pixel is neutral if max(R,G,B) - min(R,G,B) <= this (JPEG chroma noise)
 GRAY_QUANTILE = 0.99  # an image is grayscale if this share of its pixels is neutral
 
@@ -25,18 +28,31 @@ class ImageError(ValueError):
 
     def __init__(self, path: str | os.PathLike, reason: str, problem: str) -> None:
         self.path, self.reason = Path(path), reason
-        super().__init__(f"{path}: {problem}")
+        printable = os.fsencode(path).decode("utf-8", "backslashreplace")  # any file name
+        super().__init__(f"{printable}: {problem}")
 
 
 def load_rgb(
-    path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, require_color: bool = True
+    path: str | os.PathLike,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    require_color: bool = True,
+    min_side: int | None = None,
 ) -> np.ndarray:
     """Decode one photo to uint8 sRGB ``(H, W, 3)``, upright (EXIF orientation applied).
 
-    Raises :class:`ImageError` (``reason`` one of ``corrupt``, ``too_large``, ``grayscale``,
-    ``unsupported``) with the file name and what to do.
+    ``min_side``: the caller needs only this many pixels on each side; a JPEG above
+    ``DRAFT_PIXELS`` is then decoded at the smallest scale that keeps both sides
+    ``>= min_side`` (photos below it decode in full, so their pixels do not depend on it).
+
+    Raises :class:`ImageError` (``reason`` one of ``missing``, ``corrupt``, ``too_large``,
+    ``grayscale``, ``unsupported``) with the file name and what to do.
     """
     path = Path(path)
+    if not path.exists():  # missing, or a symbolic link that is dangling or loops
+        raise ImageError(
+            path, "missing", "missing file or broken symbolic link; fix the link or remove it"
+        )
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -47,6 +63,8 @@ def load_rgb(
                     f"{w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,} "
                     "(a decompression bomb, or a genuinely huge image: raise max_pixels)",
                 )
+            if min_side and w * h > DRAFT_PIXELS and im.format == "JPEG":
+                im.draft("RGB", (min_side, min_side))
             im = ImageOps.exif_transpose(im)
             im.load()
             rgb = _to_rgb8(im, path)

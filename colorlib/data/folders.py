@@ -71,8 +71,12 @@ def find_images(root: str | os.PathLike, split: str | Sequence[str] | None) -> l
 
 
 def _list_images(folder: Path) -> list[Path]:
+    """Image files of ``folder``, sorted; broken symbolic links (dangling, loops) are kept, so
+    that loading counts them as skipped (``missing``) instead of dropping them unseen."""
     files = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_EXTENSIONS and (p.is_file() or p.is_symlink())
     )
     if not files:
         raise FileNotFoundError(
@@ -80,6 +84,12 @@ def _list_images(folder: Path) -> list[Path]:
             "check the path or add photos"
         )
     return files
+
+
+def printable_name(path: str | os.PathLike) -> str:
+    """The file name as text that any CSV, JSON or log can hold: names that are not valid
+    UTF-8 (common on disks written by other systems) get their bad bytes as ``\\xNN``."""
+    return os.fsencode(Path(path).name).decode("utf-8", "backslashreplace")
 
 
 def _check_pairs(color: list[Path], black: list[Path], cdir: Path, bdir: Path) -> None:
@@ -138,15 +148,15 @@ def load_images(
     images, names, skipped = [], [], {}
     for path in files:
         try:
-            rgb = load_rgb(path, max_pixels=max_pixels)
+            rgb = load_rgb(path, max_pixels=max_pixels, min_side=image_size)
             images.append(
                 center_crop_resize(rgb, image_size, allow_upscale=allow_upscale, path=path)
             )
-            names.append(path.name)
+            names.append(printable_name(path))
         except ImageError as err:
             if on_bad == "raise":
                 raise
-            skipped.setdefault(err.reason, []).append(path.name)
+            skipped.setdefault(err.reason, []).append(printable_name(path))
             log.warning("skipped %s", err)
     if skipped:
         counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(skipped.items()))
@@ -178,8 +188,11 @@ def _cache_path(files, image_size, on_bad, allow_upscale, max_pixels, cache_dir)
         repr((_CACHE_VERSION, image_size, on_bad, allow_upscale, max_pixels)).encode()
     )
     for p in files:
-        st = Path(p).stat()
-        h.update(f"{Path(p).resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        # bytes-safe (names need not be UTF-8); a broken link is skipped on load
+        st = Path(p).stat() if Path(p).exists() else None
+        stamp = f"\0{st.st_size}\0{st.st_mtime_ns}\n" if st else "\0missing\n"
+        where = Path(p).resolve() if st else Path(p).absolute()  # resolve() fails on a loop
+        h.update(os.fsencode(where) + stamp.encode())
     return Path(cache_dir) / f"images_{image_size}_{h.hexdigest()[:16]}.npz"
 
 
@@ -187,5 +200,6 @@ def dataset_fingerprint(files: Sequence[Path]) -> str:
     """A short hash of the file names and sizes (recorded in run provenance)."""
     h = hashlib.sha256()
     for p in files:
-        h.update(f"{Path(p).name}\0{Path(p).stat().st_size}\n".encode())
+        size = Path(p).stat().st_size if Path(p).exists() else -1
+        h.update(os.fsencode(Path(p).name) + f"\0{size}\n".encode())
     return h.hexdigest()[:16]

@@ -12,12 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from colorlib.config import BASELINES, ExperimentConfig, make_config
+from colorlib.config import BASELINES, PATH_FIELDS, ExperimentConfig, make_config
 from colorlib.paths import under_root
 from colorlib.runs import RunPaths
-
-# config fields that hold paths: relative ones are taken relative to the project root
-PATH_FIELDS = ("data_dir", "split_file", "models_dir", "results_dir", "cache_dir")
 
 
 def build_config(

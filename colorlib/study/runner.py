@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.config import BASELINES, PRESETS, PROFILES
+from colorlib.config import BASELINES, PRESETS, PROFILES, ExperimentConfig
 from colorlib.paths import under_root
-from colorlib.runs import StudyPaths, is_complete
+from colorlib.runs import StudyPaths, exclusive, is_complete
 from colorlib.study.experiment import build_config
 from colorlib.study.notebooks import EVALUATE, SPLIT, TRAIN, check_parameters, execute
 
@@ -139,7 +139,25 @@ def run_study(
     }
     check_parameters(TRAIN.path, next(iter(params.values())))
 
-    print(f"study: {len(models)} configuration(s), profile {profile}, data {data}", flush=True)
+    label = f"profile {profile}, data {data}"
+    with exclusive(study.results, what=f"a study ({label})"):
+        return _run(study, params, configs, force=force, device=device, jobs=jobs, label=label)
+
+
+def _run(
+    study: StudyPaths,
+    params: dict[str, dict[str, Any]],
+    configs: dict[str, ExperimentConfig],
+    *,
+    force: bool,
+    device: str,
+    jobs: int,
+    label: str,
+) -> list[Outcome]:
+    """The study proper, its parameters checked and its results folder held."""
+    models = list(params)
+    data = next(iter(params.values()))["data_dir"]
+    print(f"study: {len(models)} configuration(s), {label}", flush=True)
     execute(
         SPLIT,
         study.results / SPLIT.name,
@@ -212,7 +230,8 @@ def run_study(
 
 
 def write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+    # a traceback may quote file names that are not valid UTF-8
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def summary_table(outcomes: list[Outcome], results_dir: str = "results") -> pd.DataFrame:

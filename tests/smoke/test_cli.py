@@ -83,3 +83,12 @@ def test_files_a_run_writes_get_the_usual_permissions(tmp_path, umask):
         if stat.S_IMODE(p.stat().st_mode) != 0o666 & ~umask
     }
     assert not wrong
+
+
+def test_errors_are_one_line_and_verbose_adds_the_traceback(tmp_path):
+    args = ["evaluate", "--model", "A", "--set", f"models_dir={tmp_path}"]
+    quiet, verbose = _colorlib(*args), _colorlib("-v", *args)
+    for done in (quiet, verbose):
+        assert done.returncode == 2
+        assert f"error: checkpoint {tmp_path}/A/best_model.pt does not exist" in done.stderr
+    assert "Traceback" not in quiet.stderr and "Traceback" in verbose.stderr

@@ -6,7 +6,6 @@ from skimage.color import rgb2lab
 
 from colorlib.cli import main
 from colorlib.colorize import _upsample_rows, colorize_array
-from colorlib.config import make_config
 from colorlib.networks import UnetGenerator
 from colorlib.runs import RunPaths
 from colorlib.training import train
@@ -44,16 +43,8 @@ def test_colorized_photo_keeps_size_and_full_resolution_lightness(photo):
     assert np.median(dL) < 0.5
 
 
-def test_cli_colorizes_any_size_and_reports_failures(tmp_path, sample, photo, capsys):
-    cfg = make_config(
-        "A",
-        "smoke",
-        data_dir="sample",
-        device="cpu",
-        models_dir=str(tmp_path / "models"),
-        results_dir=str(tmp_path / "results"),
-        cache_dir=str(tmp_path / "cache"),
-    )
+def test_cli_colorizes_any_size_and_reports_failures(tmp_path, smoke_config, photo, capsys):
+    cfg = smoke_config(tmp_path)
     train(cfg, progress=False)
     gray = tmp_path / "gray_wide.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (90, 1))).save(gray)

@@ -12,28 +12,15 @@ import torch
 
 from colorlib import training
 from colorlib.checkpoints import CheckpointError, load_checkpoint, load_generator
-from colorlib.config import PRESETS, make_config
+from colorlib.config import PRESETS
 from colorlib.evaluation import evaluate
 from colorlib.runs import RunPaths
 from colorlib.training import NonFiniteLossError, train
 
 
-def _cfg(tmp_path, model="A", **kw):
-    return make_config(
-        model,
-        "smoke",
-        data_dir="sample",
-        models_dir=str(tmp_path / "models"),
-        results_dir=str(tmp_path / "results"),
-        cache_dir=str(tmp_path / "cache"),
-        device="cpu",
-        **kw,
-    )
-
-
 @pytest.mark.parametrize("model_id", list(PRESETS))
-def test_every_preset_trains_and_writes_the_original_files(tmp_path, sample, model_id):
-    cfg = _cfg(tmp_path, model_id)
+def test_every_preset_trains_and_writes_the_original_files(tmp_path, smoke_config, model_id):
+    cfg = smoke_config(tmp_path, model_id)
     history = train(cfg, progress=False)
     assert list(history["epoch"]) == [1, 2]
     assert history[["loss_G", "val_l1"]].notna().all().all()
@@ -63,20 +50,20 @@ def _weights(path):
     return load_checkpoint(path)["generator"]
 
 
-def test_same_seed_gives_bit_identical_weights(tmp_path, sample):
-    a = _cfg(tmp_path / "a", "C")
-    b = _cfg(tmp_path / "b", "C")
+def test_same_seed_gives_bit_identical_weights(tmp_path, smoke_config):
+    a = smoke_config(tmp_path / "a", "C")
+    b = smoke_config(tmp_path / "b", "C")
     ha, hb = train(a, progress=False), train(b, progress=False)
     pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
     wa, wb = _weights(RunPaths.of(a).state), _weights(RunPaths.of(b).state)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, sample):
+def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, smoke_config):
     # fused_adam=True is opt-in: the same training up to float rounding, not bit for bit
     base, fused = (
-        _cfg(tmp_path / "a", "B"),
-        _cfg(tmp_path / "b", "B", fused_adam=True),
+        smoke_config(tmp_path / "a", "B"),
+        smoke_config(tmp_path / "b", "B", fused_adam=True),
     )
     trainer = training.Trainer(fused, progress=False)
     assert trainer.opt_G.defaults["fused"] and trainer.opt_D.defaults["fused"]
@@ -86,7 +73,7 @@ def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, sam
     )
 
 
-def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, sample):
+def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, smoke_config):
     """A real `kill -9` of a training subprocess mid-run, then --resume."""
     common = [
         "--profile",
@@ -152,8 +139,8 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, sample):
     ]
 
 
-def test_existing_run_needs_resume_and_same_config(tmp_path, sample):
-    cfg = _cfg(tmp_path)
+def test_existing_run_needs_resume_and_same_config(tmp_path, smoke_config):
+    cfg = smoke_config(tmp_path)
     train(cfg, progress=False)
     with pytest.raises(FileExistsError, match="--resume"):
         train(cfg, progress=False)
@@ -162,8 +149,8 @@ def test_existing_run_needs_resume_and_same_config(tmp_path, sample):
         train(cfg.replace(lr=1e-3), resume=True, progress=False)
 
 
-def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, sample, monkeypatch):
-    cfg = _cfg(tmp_path, epochs=2)
+def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, smoke_config, monkeypatch):
+    cfg = smoke_config(tmp_path, epochs=2)
     calls = {"n": 0}
     real = training.l1_ab_loss
 
@@ -179,7 +166,7 @@ def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, sample, monkeypatch
     assert all(torch.isfinite(v).all() for v in kept["generator"].values() if v.is_floating_point())
 
 
-def test_bad_checkpoints_get_clear_errors(tmp_path, sample):
+def test_bad_checkpoints_get_clear_errors(tmp_path, smoke_config):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"definitely not a checkpoint")
     with pytest.raises(CheckpointError, match=r"junk\.pt is not a colorlib checkpoint"):
@@ -200,7 +187,7 @@ def test_bad_checkpoints_get_clear_errors(tmp_path, sample):
     with pytest.raises(CheckpointError, match="not a colorlib checkpoint"):
         load_generator(evil)
 
-    cfg = _cfg(tmp_path)
+    cfg = smoke_config(tmp_path)
     train(cfg, progress=False)
     blob = torch.load(RunPaths.of(cfg).best, weights_only=True)
     blob["config"]["image_size"] = 64  # the weights were trained at 32: one level fewer
@@ -209,13 +196,13 @@ def test_bad_checkpoints_get_clear_errors(tmp_path, sample):
         load_generator(tmp_path / "misfit.pt")
 
 
-def test_evaluate_model_and_gray(tmp_path, sample):
-    cfg = _cfg(tmp_path, "A")
+def test_evaluate_model_and_gray(tmp_path, smoke_config):
+    cfg = smoke_config(tmp_path, "A")
     train(cfg, progress=False)
     table = evaluate(cfg)
-    gray = evaluate(_cfg(tmp_path, "GRAY"))
+    gray = evaluate(smoke_config(tmp_path, "GRAY"))
     for model in ("A", "GRAY"):
-        out = RunPaths.of(_cfg(tmp_path, model))
+        out = RunPaths.of(smoke_config(tmp_path, model))
         per_image = pd.read_csv(out.per_image_csv)
         assert len(per_image) == 4 and per_image["ciede2000"].notna().all()
         summary = pd.read_csv(out.metrics_csv)
