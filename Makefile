@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 NOTEBOOKS := notebooks/create_validation_split.ipynb notebooks/train_model.ipynb \
-             notebooks/comprehensive_model_evaluation.ipynb
+             notebooks/comprehensive_model_evaluation.ipynb notebooks/explore.ipynb
 
 .PHONY: venv weights test test-fast nbval demo lint notebooks bench clean
 

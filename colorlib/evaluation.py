@@ -32,7 +32,13 @@ from colorlib.stats import bootstrap_ci
 log = logging.getLogger(__name__)
 
 SUMMARY_METRICS = (*PAIR_METRICS, "inference_ms")
-GRID_ROWS = 6
+GRID_ROWS = 6  # test images shown per model, spread evenly over the test set
+
+
+def grid_indices(n: int) -> list[int]:
+    """``GRID_ROWS`` indices spread evenly over ``n`` test images (first and last included),
+    so the figures show different photos rather than the first few of one."""
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, min(GRID_ROWS, n))})
 
 
 def evaluate(
@@ -68,7 +74,9 @@ def _evaluate(
     lpips = LPIPS(backbone=cfg.backbone).to(device)
 
     rows: list[pd.DataFrame] = []
-    grid: tuple[torch.Tensor, ...] | None = None
+    shown = grid_indices(len(images))
+    grid: list[tuple[torch.Tensor, ...]] = []
+    seen = 0
     for L, ab in loader:
         start = time.perf_counter()
         with torch.no_grad():
@@ -78,8 +86,9 @@ def _evaluate(
         ms = (time.perf_counter() - start) * 1000 / L.shape[0]
         metrics = evaluate_pair(L, pred.cpu(), ab, lpips=lpips)
         rows.append(pd.DataFrame(metrics | {"inference_ms": np.full(L.shape[0], ms)}))
-        if grid is None:
-            grid = (L[:GRID_ROWS], ab[:GRID_ROWS], pred[:GRID_ROWS].cpu())
+        here = [i - seen for i in shown if seen <= i < seen + len(L)]
+        grid.append((L[here], ab[here], pred[here].cpu()))
+        seen += len(L)
     per_image = pd.concat(rows, ignore_index=True)
     per_image.insert(0, "image", images.names)
     per_image.insert(0, "model", cfg.model_id)
@@ -98,12 +107,13 @@ def _evaluate(
     table = pd.DataFrame([summary])
     write_csv(table, paths.metrics_csv, index=False)
 
-    L, ab, pred = grid
-    # the first test images, for cross-model grids that need no inference
+    L, ab, pred = (torch.cat(parts) for parts in zip(*grid))
+    names = [images.names[i] for i in shown]
+    # the images of the grid, for cross-model figures and the report that need no inference
     buf = io.BytesIO()
     np.savez_compressed(
         buf,
-        names=np.array(images.names[: len(L)]),
+        names=np.array(names),
         L=L.numpy(),
         ab_true=ab.numpy(),
         ab_pred=pred.numpy(),
@@ -114,7 +124,7 @@ def _evaluate(
         {"ground truth": ab, cfg.model_id: pred},
         paths.results_png,
         title=f"{cfg.model_id} on the test set",
-        row_labels=images.names[: len(L)],
+        row_labels=names,
     )
     record_run(
         cfg,

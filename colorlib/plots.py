@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from colorlib.atomic import atomic_write_bytes  # noqa: E402
 from colorlib.color import join_lab, lab_to_rgb  # noqa: E402
@@ -61,12 +62,15 @@ def image_grid(
 ) -> None:
     """One column per ``{title: images (N, H, W, 3)}``, one row per image, saved as PNG."""
     n, m = len(next(iter(panels.values()))), len(panels)
-    fig, axes = plt.subplots(n, m, figsize=(cell * m, cell * n), squeeze=False)
+    fig, axes = plt.subplots(
+        n, m, figsize=(cell * m, cell * n + (0.4 if title else 0)), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
     small = 7 if cell < 2 else 9
     for c, (name, imgs) in enumerate(panels.items()):
         for r in range(n):
             ax = axes[r, c]
-            ax.imshow(imgs[r])
+            ax.imshow(imgs[r], interpolation="nearest")  # the pixels as they are
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -79,27 +83,32 @@ def image_grid(
 
 
 def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
-    """Generator loss terms, discriminator loss and validation L1 per epoch."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    terms = [
-        c
-        for c in ("loss_G", "l1", "perceptual", "adv")
-        if c in history and history[c].notna().any()
-    ]
-    for c in terms:
-        axes[0].plot(history["epoch"], history[c], marker="o", label=c)
-    axes[0].set_title("generator loss terms (unweighted; loss_G weighted)")
-    if "loss_D" in history and history["loss_D"].notna().any():
-        axes[1].plot(history["epoch"], history["loss_D"], marker="o", color="C3")
-    axes[1].set_title("discriminator loss")
-    axes[2].plot(history["epoch"], history["val_l1"], marker="o", color="C2")
-    axes[2].set_title("validation L1 (normalised ab)")
-    for ax in axes:
+    """Per epoch: the weighted generator loss; its unweighted terms (log scale: L1 is ~100x
+    smaller than the others); the discriminator loss (GAN configurations only); validation L1."""
+    terms = [c for c in ("l1", "perceptual", "adv") if c in history and history[c].notna().any()]
+    gan = "loss_D" in history and history["loss_D"].notna().any()
+    panels = ["loss_G", "terms", *(["loss_D"] if gan else []), "val_l1"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), layout="constrained")
+    titles = {
+        "loss_G": "generator loss (weighted sum)",
+        "terms": "its terms, unweighted (log scale)",
+        "loss_D": "discriminator loss",
+        "val_l1": "validation L1 (normalised ab)",
+    }
+    for ax, panel in zip(axes, panels):
+        if panel == "terms":
+            for k, c in enumerate(terms):
+                ax.plot(history["epoch"], history[c], marker="o", color=f"C{k + 1}", label=c)
+            ax.set_yscale("log")
+            ax.legend(fontsize=8)
+        else:
+            color = {"loss_G": "C0", "loss_D": "C3", "val_l1": "C2"}[panel]
+            ax.plot(history["epoch"], history[panel], marker="o", color=color)
+        ax.set_title(titles[panel], fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    if terms:
-        axes[0].legend(fontsize=8)
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=11)
     save_figure(fig, path)
 
 
@@ -122,7 +131,9 @@ def plot_metric_bars(
     column and ``{metric}``, ``{metric}_ci_low``, ``{metric}_ci_high``); baselines in gray."""
     t = summary.set_index("model")
     metrics = [*METRICS, "colorfulness_pred"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 4.2))
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(4.2 * len(metrics), 4.2), layout="constrained"
+    )
     for ax, m in zip(axes, metrics):
         mean = t[m]
         err = np.vstack([mean - t[f"{m}_ci_low"], t[f"{m}_ci_high"] - mean])
@@ -140,7 +151,7 @@ def plot_metric_bars(
 
 def plot_history_comparison(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     """Validation L1 and generator loss per epoch, one line per model."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
     for m, h in histories.items():
         axes[0].plot(h["epoch"], h["val_l1"], marker=".", label=m)
         axes[1].plot(h["epoch"], h["loss_G"], marker=".", label=m)
@@ -149,6 +160,7 @@ def plot_history_comparison(histories: dict[str, pd.DataFrame], path: str | os.P
     axes[1].set_yscale("log")
     for ax in axes:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2)
     save_figure(fig, path)
@@ -176,9 +188,11 @@ def plot_test_image(
     columns: dict[str, np.ndarray], row: int, path: str | os.PathLike, *, title: str = ""
 ) -> None:
     """Image ``row`` of every column side by side, in one row."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(2.0 * len(columns), 2.4))
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(2.0 * len(columns), 2.5), layout="constrained"
+    )
     for ax, (name, imgs) in zip(axes, columns.items()):
-        ax.imshow(imgs[row])
+        ax.imshow(imgs[row], interpolation="nearest")
         ax.set_title(name, fontsize=7)
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
@@ -191,7 +205,7 @@ def plot_colorfulness_vs_accuracy(
     """Mean colourfulness against mean ΔE00 per model (GAN models as squares), with the
     ground truth's colourfulness as a line."""
     t = summary.set_index("model")
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     for m in t.index:
         gan = m in gan_models
         ax.errorbar(

@@ -164,6 +164,7 @@ class StudyPaths:
             "colorfulness_plot": e / "colorfulness_vs_accuracy.png",
             "colorfulness_test": e / "colorfulness_test.csv",
             "paired": e / "paired_tests.csv",
+            "page": e / "report.html",
         }
 
     def test_image(self, k: int) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from colorlib.study.notebooks import EVALUATE, SPLIT, TRAIN, Notebook
+from colorlib.study.notebooks import EVALUATE, EXPLORE, SPLIT, TRAIN, Notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = ["NBVAL_CHECK_OUTPUT"]
@@ -164,7 +164,34 @@ pd.read_csv(files["paired"])
 ]
 
 
-CELLS = ((SPLIT, SPLIT_CELLS), (TRAIN, TRAIN_CELLS), (EVALUATE, EVAL_CELLS))
+EXPLORE_CELLS = [
+    md("""
+# Explore a study
+
+Pick a model and move through the test images: the gray input, the ground truth and the
+model's colours, with that image's metrics. Below, colour a photo of your own — any size —
+with every trained configuration side by side (it starts with scikit-image's *coffee*
+photograph; `photo` may name a file instead). Reads only what the runs wrote.
+"""),
+    code(EXPLORE.parameters_source(), ["parameters"]),
+    code("""
+from colorlib.paths import under_root
+from colorlib.study.explore import photo_colorizer, test_image_browser
+
+test_image_browser(under_root(results_dir), under_root(models_dir))
+"""),
+    md("## Your own photo"),
+    code("""
+photo_colorizer(under_root(models_dir), under_root(results_dir), photo)
+"""),
+]
+
+CELLS = (
+    (SPLIT, SPLIT_CELLS),
+    (TRAIN, TRAIN_CELLS),
+    (EVALUATE, EVAL_CELLS),
+    (EXPLORE, EXPLORE_CELLS),
+)
 
 
 def build(notebook: Notebook, cells) -> nbformat.NotebookNode:

@@ -56,7 +56,11 @@ EVALUATE = Notebook(
     "comprehensive_model_evaluation.ipynb",
     {"results_dir": "results/smoke", "models_dir": "models/smoke"},
 )
-NOTEBOOKS = (SPLIT, TRAIN, EVALUATE)
+EXPLORE = Notebook(
+    "explore.ipynb",
+    {"results_dir": "results/smoke", "models_dir": "models/smoke", "photo": ""},
+)
+NOTEBOOKS = (SPLIT, TRAIN, EVALUATE, EXPLORE)
 
 
 def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@ predictions) only: no retraining, no inference.
 
 Used by ``notebooks/comprehensive_model_evaluation.ipynb``; writes the files of
 :meth:`colorlib.runs.StudyPaths.report` under ``results/Evaluate/`` (the comparison table, the
-original study's figures, the colourfulness test and paired Wilcoxon tests against model A).
+original study's figures, the colourfulness test, paired Wilcoxon tests against model A, and
+the study as one self-contained HTML page, :mod:`colorlib.study.page`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from colorlib.networks import UnetGenerator, count_parameters
 from colorlib.plots import METRICS
 from colorlib.runs import StudyPaths, saved_config
 from colorlib.stats import holm, paired_wilcoxon
+from colorlib.study.page import write_page
 
 MODEL_ORDER = (*PRESETS, *BASELINES)
 
@@ -194,7 +196,8 @@ def write_report(
     """Every file of the evaluation step under ``results_dir/Evaluate``; returns them by role."""
     study = load_study(results_dir, models_dir)
     files = study.paths.report()
-    write_csv(metrics_table(study), files["metrics"])
+    table = metrics_table(study)
+    write_csv(table, files["metrics"])
     plots.plot_metric_bars(study.summary, files["bars"], baselines=BASELINES)
     plots.plot_history_comparison(study.histories, files["history"])
     if not study.predictions:
@@ -210,4 +213,10 @@ def write_report(
     write_csv(colorfulness_test(study), files["colorfulness_test"], index=False)
     reference = "A" if "A" in study.models else study.models[0]
     write_csv(paired_tests(study, reference), files["paired"], index=False)
+    figures = {
+        "Test-set metrics (mean, 95 % bootstrap CI)": files["bars"],
+        "Validation L1 and generator loss per epoch": files["history"],
+        "Colourfulness against accuracy": files["colorfulness_plot"],
+    }
+    write_page(study, table, figures, files["page"])
     return files

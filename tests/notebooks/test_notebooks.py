@@ -113,9 +113,25 @@ def test_train_then_evaluation_notebooks(tmp_path):
     assert inference.set_index("model").loc["A", "parameters"] == 261_202
     paired = pd.read_csv(files["paired"])
     assert set(paired["model"]) == {"B", "GRAY"}
-    for key in ("bars", "history", "grid", "colorfulness_plot"):
+    for key in ("bars", "history", "grid", "colorfulness_plot", "page"):
         assert files[key].stat().st_size > 0, key
     assert study.test_image(1).stat().st_size > 0
+
+    # the explore notebook, headless with its defaults on these results: the browser's widgets
+    # and the example photograph colorized by both trained models (GRAY has no checkpoint)
+    nb = _run(
+        "explore.ipynb",
+        tmp_path / "explore.ipynb",
+        results_dir=roots["results_dir"],
+        models_dir=roots["models_dir"],
+    )
+    views = [
+        o for c in nb.cells for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]  # fmt: skip
+    assert len(views) == 2
+    state = json.dumps(nb.metadata.get("widgets", {}))
+    assert '"A"' in state and '"B"' in state and "coffee (scikit-image)" in state
 
 
 def test_unknown_parameters_are_refused():

@@ -55,6 +55,7 @@ def test_run_all_smoke_produces_every_output(tmp_path):
         ev / "comparison_test_image_1.png",
         ev / "inference_metrics_comparison.csv",
         ev / "comprehensive_model_evaluation.ipynb",
+        ev / "report.html",
     ]
     missing = [str(p) for p in expected if not p.is_file() or p.stat().st_size == 0]
     assert not missing

@@ -55,6 +55,7 @@ ARTIFACT_NAMES = (
     "comparison_test_image_",
     "paired_tests.csv",
     "colorfulness_test.csv",
+    "report.html",
 )
 
 

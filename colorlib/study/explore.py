@@ -1,0 +1,130 @@
+"""What ``notebooks/explore.ipynb`` shows: a study's results as ipywidgets.
+
+* :func:`test_image_browser` — a model picker and a slider over the saved test images: the
+  gray input, the ground truth and the chosen model's colours, with that image's metrics;
+* :func:`photo_colorizer` — an upload button: the photo (any size) colorized by every trained
+  configuration side by side, through :func:`colorlib.colorize.colorize_array`.
+
+Both read only what runs wrote (saved predictions, per-image metrics, checkpoints).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from colorlib.checkpoints import load_generator
+from colorlib.colorize import colorize_array
+from colorlib.data import load_rgb
+from colorlib.plots import prediction_columns
+from colorlib.runs import StudyPaths
+from colorlib.study.report import load_study
+
+SHOWN_METRICS = ("psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred")
+
+
+def _png(image: np.ndarray) -> bytes:
+    """uint8 ``(H, W, 3)``, or float in [0, 1], as PNG bytes."""
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _panel(title: str, image: np.ndarray, width: int = 192):
+    import ipywidgets as w
+
+    return w.VBox([w.Image(value=_png(image), format="png", width=width), w.Label(title)])
+
+
+def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.PathLike):
+    """Model picker + slider over the test images (a ``VBox``)."""
+    import ipywidgets as w
+
+    study = load_study(results_dir, models_dir)
+    if not study.predictions:
+        raise FileNotFoundError(f"no saved test predictions under {results_dir}; run the study")
+    names, columns = prediction_columns(study.predictions)
+    models = list(columns)[2:]  # after "input (L)" and "ground truth"
+    per_image = study.per_image.set_index(["image", "model"])
+    picker = w.Dropdown(options=models, value=models[0], description="model")
+    slider = w.IntSlider(value=0, min=0, max=len(names) - 1, description="test image")
+    shown = w.HBox()
+    metrics = w.HTML()
+
+    def update(*_):
+        i, m = slider.value, picker.value
+        shown.children = [
+            _panel("input (L)", columns["input (L)"][i]),
+            _panel("ground truth", columns["ground truth"][i]),
+            _panel(m, columns[m][i]),
+        ]
+        row = per_image.loc[(names[i], m)] if (names[i], m) in per_image.index else None
+        values = ", ".join(f"{k} {row[k]:.4g}" for k in SHOWN_METRICS) if row is not None else ""
+        metrics.value = f"<b>{names[i]}</b> — {m}: {values}"
+
+    picker.observe(update, "value")
+    slider.observe(update, "value")
+    update()
+    return w.VBox([w.HBox([picker, slider]), shown, metrics])
+
+
+def trained_models(models_dir: str | os.PathLike, results_dir: str | os.PathLike) -> list[str]:
+    """The configurations under ``models_dir`` with a best checkpoint, in study order."""
+    paths = StudyPaths(results_dir, models_dir)
+    return [m for m in load_study(results_dir, models_dir).models if paths.run(m).best.exists()]
+
+
+def colorize_with_every_model(
+    rgb: np.ndarray, models_dir: str | os.PathLike, results_dir: str | os.PathLike
+) -> dict[str, np.ndarray]:
+    """uint8 ``(H, W, 3)`` -> ``{model: colorized uint8 (H, W, 3)}``, every trained model."""
+    paths = StudyPaths(results_dir, models_dir)
+    out = {}
+    for model in trained_models(models_dir, results_dir):
+        generator, _ = load_generator(paths.run(model).best)
+        out[model] = colorize_array(generator, rgb)
+    return out
+
+
+def photo_colorizer(models_dir: str | os.PathLike, results_dir: str | os.PathLike, photo: str = ""):
+    """An upload button; each uploaded photo is shown colorized by every trained configuration
+    side by side (a ``VBox``). It starts with ``photo`` (a path), or with scikit-image's
+    ``coffee`` photograph (600x400, the photo the sample's test tiles come from) when ``""``."""
+    import ipywidgets as w
+
+    upload = w.FileUpload(accept="image/*", multiple=False, description="your photo")
+    shown = w.Output()
+
+    def show(rgb: np.ndarray, name: str) -> None:
+        results = colorize_with_every_model(rgb, models_dir, results_dir)
+        gray = np.repeat(np.asarray(Image.fromarray(rgb).convert("L"))[..., None], 3, axis=-1)
+        panels = [_panel(f"{name} (as gray)", gray, 256)]
+        panels += [_panel(model, image, 256) for model, image in results.items()]
+        shown.clear_output()
+        with shown:
+            from IPython.display import display
+
+            display(w.HBox(panels, layout=w.Layout(flex_flow="row wrap")))
+
+    def uploaded(change) -> None:
+        for item in change["new"]:
+            with tempfile.NamedTemporaryFile(suffix=Path(item["name"]).suffix) as tmp:
+                tmp.write(bytes(item["content"]))
+                tmp.flush()
+                show(load_rgb(tmp.name, require_color=False), item["name"])
+
+    upload.observe(uploaded, "value")
+    if photo:
+        show(load_rgb(photo, require_color=False), Path(photo).name)
+    else:
+        import skimage.data
+
+        show(skimage.data.coffee(), "coffee (scikit-image)")
+    return w.VBox([upload, shown])

@@ -1,0 +1,219 @@
+"""The study as one self-contained HTML page (``results/Evaluate/report.html``).
+
+Everything is inside the file: styles, script, data (JSON) and images (PNG data URIs); a
+Content-Security-Policy forbids any network request, so the page opens from ``file://``, by
+mail or from a zip, offline. It holds the comparison table (sortable by any column), the
+study's figures, a test-image viewer (gray input, ground truth and every configuration side by
+side, a before/after slider between any configuration and the ground truth, the per-image
+metrics of what is shown), each model's training curves, resolved config and provenance.
+
+The viewer's images are the study's saved test predictions (``test_predictions_{ID}.npz``) at
+the resolution the models were trained at, so the page stays light.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from colorlib.atomic import atomic_write_bytes
+from colorlib.plots import LABELS, METRICS, prediction_columns
+from colorlib.runs import read_record
+
+if TYPE_CHECKING:
+    from colorlib.study.report import Study
+
+TABLE_COLUMNS = (*METRICS, "colorfulness_pred", "overall_score", "val_loss", "inference_ms")
+VIEWER_METRICS = (*METRICS, "colorfulness_pred")
+HEADINGS = LABELS | {
+    "overall_score": "overall ↑",
+    "val_loss": "val L1",
+    "inference_ms": "ms / image",
+}
+
+
+def png_data_uri(image: np.ndarray | bytes) -> str:
+    """A float RGB image in [0, 1] ``(H, W, 3)``, or PNG bytes, as a ``data:`` URI."""
+    if isinstance(image, np.ndarray):
+        buf = io.BytesIO()
+        Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, "PNG")
+        image = buf.getvalue()
+    return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
+
+
+def write_page(study: Study, table, figures: dict[str, Path], path: str | os.PathLike) -> Path:
+    """Write the page for ``study``: ``table`` is the comparison table (one row per model, as
+    :func:`colorlib.study.report.metrics_table`), ``figures`` the study's PNGs by title."""
+    data = {
+        "models": study.models,
+        "columns": [c for c in TABLE_COLUMNS if c in table.columns or c in study.summary],
+        "headings": HEADINGS,
+        "rows": _rows(study, table),
+        "viewer": _viewer(study),
+    }
+    body = [
+        _header(study),
+        _section("Comparison", '<table id="metrics"></table>' + _table_note()),
+        _section("Test images", _VIEWER_HTML),
+        _section("Figures", "".join(_figure(t, p) for t, p in figures.items() if p.exists())),
+        _section("Training curves", _curves(study)),
+        _section("Configurations and provenance", _provenance(study)),
+    ]
+    page = _TEMPLATE.format(
+        style=_STYLE.read_text(encoding="utf-8"),
+        body="\n".join(body),
+        data=json.dumps(data, allow_nan=False).replace("</", "<\\/"),
+        script=_SCRIPT.read_text(encoding="utf-8"),
+    )
+    return atomic_write_bytes(path, page.encode("utf-8"))
+
+
+# --- content --------------------------------------------------------------------------------
+
+
+def _rows(study: Study, table) -> list[dict[str, Any]]:
+    t = study.summary.set_index("model")
+    rows = []
+    for model in study.models:
+        row: dict[str, Any] = {"model": model}
+        for c in TABLE_COLUMNS:
+            if c in table.columns:
+                value = table.loc[model, c]
+            else:
+                value = t[c].get(model) if c in t.columns else None
+            row[c] = _number(value)
+            if f"{c}_ci_low" in t.columns:
+                row[f"{c}_ci"] = [_number(t.loc[model, f"{c}_ci_low"]),
+                                  _number(t.loc[model, f"{c}_ci_high"])]  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def _viewer(study: Study) -> dict[str, Any]:
+    if not study.predictions:
+        return {"images": [], "panels": [], "metrics": {}}
+    names, columns = prediction_columns(study.predictions)
+    per_image = study.per_image.set_index(["image", "model"])
+    metrics = {
+        name: {
+            m: {k: _number(per_image.loc[(name, m), k]) for k in VIEWER_METRICS}
+            for m in study.predictions
+            if (name, m) in per_image.index
+        }
+        for name in names
+    }
+    panels = [
+        {"title": title, "images": [png_data_uri(img) for img in images]}
+        for title, images in columns.items()
+    ]
+    return {"images": names, "panels": panels, "metrics": metrics}
+
+
+def _header(study: Study) -> str:
+    n_images = int(study.summary["n_images"].max()) if "n_images" in study.summary else 0
+    sizes = sorted({c.image_size for c in study.configs.values()})
+    return (
+        "<header><h1>colorlib study</h1><p>"
+        f"{len(study.models)} model(s) evaluated on {n_images} test image(s)"
+        + (f" at {', '.join(f'{s}²' for s in sizes)}" if sizes else "")
+        + f"; results from <code>{html.escape(str(study.paths.results))}</code>.</p></header>"
+    )
+
+
+def _table_note() -> str:
+    return (
+        "<p class=note>Means over the test images with 95 % bootstrap intervals (small print). "
+        "Click a column heading to sort by it. The overall score min-max normalises PSNR, "
+        "SSIM, ΔE00 and LPIPS across the rows shown (1 = best).</p>"
+    )
+
+
+def _figure(title: str, path: Path) -> str:
+    return (
+        f"<figure><img alt='{html.escape(title)}' src='{png_data_uri(path.read_bytes())}'>"
+        f"<figcaption>{html.escape(title)}</figcaption></figure>"
+    )
+
+
+def _curves(study: Study) -> str:
+    parts = []
+    for model in study.models:
+        png = study.paths.run(model).history_png
+        if png.exists():
+            parts.append(f"<details><summary>{html.escape(model)}</summary>")
+            parts.append(f"{_figure(f'{model}: training history', png)}</details>")
+    return "".join(parts) or "<p class=note>No training histories (baselines only).</p>"
+
+
+def _provenance(study: Study) -> str:
+    parts = []
+    for model in study.models:
+        record = read_record(study.paths.run(model)) or {}
+        shown = {k: record[k] for k in ("config", "git_revision", "packages", "device", "seed",
+                                        "dataset", "pretrained_weights", "evaluation",
+                                        "train_wall_time_s") if k in record}  # fmt: skip
+        text = html.escape(json.dumps(shown, indent=2, default=str))
+        parts.append(f"<details><summary>{html.escape(model)}</summary><pre>{text}</pre></details>")
+    return "".join(parts)
+
+
+def _section(title: str, content: str) -> str:
+    anchor = title.split()[0].lower()
+    return f"<section id='{anchor}'><h2>{html.escape(title)}</h2>{content}</section>"
+
+
+def _number(value: Any) -> float | None:
+    """JSON-safe: NaN / inf / missing become null (shown as a dash)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+# --- the page's fixed parts -----------------------------------------------------------------
+
+_VIEWER_HTML = """
+<div class=controls>
+  <label>test image <select id=image></select></label>
+  <label>compare <select id=compare></select> with the ground truth</label>
+</div>
+<div class=viewer>
+  <div id=panels class=panels></div>
+  <div class=slider-box>
+    <div id=split class=split>
+      <img id=split-truth alt="ground truth">
+      <img id=split-model alt="model">
+    </div>
+    <input id=split-pos type=range min=0 max=100 value=50 aria-label="before/after split">
+    <p class=note>left of the line: the configuration; right: the ground truth</p>
+  </div>
+</div>
+<table id=image-metrics></table>
+"""
+
+# styles and script ship beside this module (package data), inlined into every page
+_ASSETS = Path(__file__).with_name("page")
+_STYLE = _ASSETS.with_suffix(".css")
+_SCRIPT = _ASSETS.with_suffix(".js")
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>colorlib study</title><style>{style}</style></head>
+<body>
+{body}
+<script id="data" type="application/json">{data}</script>
+<script>{script}</script>
+</body></html>
+"""
