@@ -14,7 +14,8 @@ Six layers; a module imports only from its own layer and the layers listed befor
    :mod:`~colorlib.checkpoints`, :mod:`~colorlib.plots` (every figure);
 4. :mod:`~colorlib.training`, :mod:`~colorlib.evaluation`, :mod:`~colorlib.colorize`;
 5. :mod:`colorlib.study` — the template notebook's calls, the notebooks and their parameters,
-   the papermill runner behind ``run_all.py``, the cross-model report;
+   the papermill runner behind ``run_all.py``, the cross-model report, its HTML page and the
+   explore notebook's widgets;
 6. :mod:`~colorlib.cli` — ``python -m colorlib {train, evaluate, colorize, presets, info,
    weights, data, study}``.
 """
