@@ -121,9 +121,9 @@ class DownloadError(RuntimeError):
 def download_kaggle(target: str | os.PathLike | None = None) -> Path:
     """Fetch the original study's dataset with the user's Kaggle credentials.
 
-    Lands in ``data/colorize_dataset/data/{train,test}_{color,black}``. Raises a
-    saying what to do when credentials, the ``kaggle`` package or the network are missing
-    (:class:`DownloadError`).
+    Lands in ``data/colorize_dataset/data/{train,test}_{color,black}``. Raises
+    :class:`DownloadError`, saying what to do, when the credentials, the ``kaggle`` package
+    or the network are missing or refused.
     """
     target = Path(target) if target else project_root() / "data" / "colorize_dataset"
     creds = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
@@ -141,7 +141,10 @@ def download_kaggle(target: str | os.PathLike | None = None) -> Path:
     except ImportError as err:
         raise DownloadError("the download needs the kaggle package: pip install kaggle") from err
     api = KaggleApi()
-    api.authenticate()
+    try:
+        api.authenticate()
+    except Exception as err:  # the client raises several kinds for bad credentials
+        raise DownloadError(f"Kaggle refused the credentials in {creds} ({err})") from err
     try:
         api.dataset_download_files(KAGGLE_DATASET, path=str(target), unzip=True, quiet=False)
     except Exception as err:  # the client raises many kinds; all mean the same to a user
