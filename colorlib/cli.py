@@ -206,6 +206,9 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def set_arg(p: argparse.ArgumentParser, help: str) -> None:
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
+
     def model_args(p: argparse.ArgumentParser, choices, profile_help: str) -> None:
         p.add_argument(
             "--model",
@@ -217,12 +220,7 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
         p.add_argument("--profile", choices=sorted(PROFILES), help=profile_help)
         p.add_argument("--data", help="data folder (Kaggle layout or photo folder), or 'sample'")
         p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-        p.add_argument(
-            "--set",
-            action="append",
-            metavar="KEY=VALUE",
-            help="override any config field (repeatable)",
-        )
+        set_arg(p, "override any config field (repeatable)")
 
     p = sub.add_parser("train", help="train one configuration")
     model_args(p, list(PRESETS), "scale (default: full)")
@@ -305,12 +303,7 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="configurations in parallel")
     p.add_argument("--models-dir", default="models")
     p.add_argument("--results-dir", default="results")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a config field for every model (repeatable)",
-    )
+    set_arg(p, "override a config field for every model (repeatable)")
     p.set_defaults(func=cmd_study)
     return parser
 

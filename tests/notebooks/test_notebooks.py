@@ -46,35 +46,19 @@ def test_split_notebook_writes_and_protects_the_split(tmp_path, sample):
     (data / "train").symlink_to(sample / "train", target_is_directory=True)
     n_train = len(list((sample / "train").glob("*.png")))
     split = tmp_path / "split.json"
-    _run(
-        "create_validation_split.ipynb",
-        tmp_path / "s.ipynb",
-        data_dir=str(data),
-        split_file=str(split),
-        n_val=10,
-        seed=42,
-    )
+
+    def make_split(out, seed):
+        nb = "create_validation_split.ipynb"
+        return _run(nb, out, data_dir=str(data), split_file=str(split), n_val=10, seed=seed)
+
+    make_split(tmp_path / "s.ipynb", seed=42)
     written = json.loads(split.read_text())
     assert len(written["val"]) == 10 and len(written["train"]) == n_train - 10
     assert not set(written["val"]) & set(written["train"])
     # same parameters: fine; a different split: refused, the file is untouched
-    _run(
-        "create_validation_split.ipynb",
-        tmp_path / "s2.ipynb",
-        data_dir=str(data),
-        split_file=str(split),
-        n_val=10,
-        seed=42,
-    )
+    make_split(tmp_path / "s2.ipynb", seed=42)
     with pytest.raises(papermill.PapermillExecutionError, match="different validation split"):
-        _run(
-            "create_validation_split.ipynb",
-            tmp_path / "s3.ipynb",
-            data_dir=str(data),
-            split_file=str(split),
-            n_val=10,
-            seed=7,
-        )
+        make_split(tmp_path / "s3.ipynb", seed=7)
     assert json.loads(split.read_text()) == written
 
 
