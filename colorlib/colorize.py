@@ -21,7 +21,7 @@ from PIL import Image
 
 from colorlib.atomic import write_image
 from colorlib.color import AB_SCALE, encode_lab, lab_to_rgb, rgb_to_lab
-from colorlib.data import IMAGE_EXTENSIONS, ImageError, load_rgb
+from colorlib.data import ImageError, find_images, load_rgb
 from colorlib.networks import UnetGenerator
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,10 @@ def plan_outputs(
     sources, failed = [], {}
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(
-                p for p in item.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-            )
-            if not found:
-                failed[str(item)] = f"{item} is a folder with no images in it"
-            sources += found
+            try:
+                sources += find_images(item, None)
+            except FileNotFoundError as err:  # a folder with no images in it
+                failed[str(item)] = str(err)
         else:
             sources.append(item)
     if not into_input_folder:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import PIL.Image  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -29,6 +30,15 @@ def to_rgb_images(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
     """Normalised L ``(N,1,H,W)``, ab ``(N,2,H,W)`` -> displayable sRGB ``(N,H,W,3)``, [0, 1]."""
     rgb = lab_to_rgb(join_lab(L.detach().cpu().float(), ab.detach().cpu().float()))
     return rgb.permute(0, 2, 3, 1).numpy()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An RGB image ``(H, W, 3)`` — uint8, or float in [0, 1] — encoded as PNG."""
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    buf = io.BytesIO()
+    PIL.Image.fromarray(image).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:

@@ -10,7 +10,6 @@ Both read only what runs wrote (saved predictions, per-image metrics, checkpoint
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from pathlib import Path
@@ -21,26 +20,17 @@ from PIL import Image
 from colorlib.checkpoints import load_generator
 from colorlib.colorize import colorize_array
 from colorlib.data import load_rgb
-from colorlib.plots import prediction_columns
+from colorlib.plots import png_bytes, prediction_columns
 from colorlib.runs import StudyPaths
 from colorlib.study.report import load_study
 
 SHOWN_METRICS = ("psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred")
 
 
-def _png(image: np.ndarray) -> bytes:
-    """uint8 ``(H, W, 3)``, or float in [0, 1], as PNG bytes."""
-    if image.dtype != np.uint8:
-        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, "PNG")
-    return buf.getvalue()
-
-
 def _panel(title: str, image: np.ndarray, width: int = 192):
     import ipywidgets as w
 
-    return w.VBox([w.Image(value=_png(image), format="png", width=width), w.Label(title)])
+    return w.VBox([w.Image(value=png_bytes(image), format="png", width=width), w.Label(title)])
 
 
 def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.PathLike):

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.plots import LABELS, METRICS, prediction_columns
+from colorlib.plots import LABELS, METRICS, png_bytes, prediction_columns
 from colorlib.runs import read_record
 
 if TYPE_CHECKING:
@@ -43,9 +41,7 @@ HEADINGS = LABELS | {
 def png_data_uri(image: np.ndarray | bytes) -> str:
     """A float RGB image in [0, 1] ``(H, W, 3)``, or PNG bytes, as a ``data:`` URI."""
     if isinstance(image, np.ndarray):
-        buf = io.BytesIO()
-        Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, "PNG")
-        image = buf.getvalue()
+        image = png_bytes(image)
     return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
 
 
