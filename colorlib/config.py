@@ -68,7 +68,7 @@ class ExperimentConfig:
     # torch's fused Adam kernel: ~7 % faster steps on CPU (benchmarks/RESULTS.md), but not
     # bit-identical to the default foreach Adam that produced the committed tables
     fused_adam: bool = False
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader processes gathering uint8 batches (augmentation: on device)
     backbone: str = "imagenet"  # "random" only for tiny tests: results labelled as such
     # --- output roots (relative paths are relative to the working directory)
     models_dir: str = "models"

@@ -70,7 +70,7 @@ def _evaluate(
 
     files = evaluation_files(cfg)
     images = load_images(files, cfg.image_size, on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
-    loader = ColorizationDataset(images).loader(batch_size)
+    loader = ColorizationDataset(images).batches(batch_size)
     lpips = LPIPS(backbone=cfg.backbone).to(device)
 
     rows: list[pd.DataFrame] = []

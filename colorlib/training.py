@@ -187,11 +187,8 @@ class Trainer:
         order = torch.randperm(
             len(dataset), generator=torch.Generator().manual_seed(cfg.seed + self.epoch)
         )
-        loader = dataset.loader(
-            cfg.batch_size,
-            sampler=order.tolist(),
-            num_workers=cfg.num_workers,
-            pin_memory=self.cuda,
+        batches = dataset.batches(
+            cfg.batch_size, order=order.tolist(), device=self.device, num_workers=cfg.num_workers
         )
         self.G.train()
         if self.D is not None:
@@ -199,7 +196,8 @@ class Trainer:
         sums: dict[str, float] = {}
         seen = 0
         bar = tqdm(
-            loader,
+            batches,
+            total=math.ceil(len(dataset) / cfg.batch_size),
             desc=f"{cfg.model_id} epoch {self.epoch + 1}/{cfg.epochs}",
             disable=not self.progress,
             leave=False,
@@ -384,7 +382,7 @@ class Trainer:
     # --- helpers ----------------------------------------------------------------------------
 
     def _fixed_batches(self, dataset: ColorizationDataset) -> list:
-        return list(dataset.loader(self.cfg.batch_size))
+        return list(dataset.batches(self.cfg.batch_size))
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)

@@ -3,20 +3,15 @@
 * :mod:`colorlib.data.decode` — one photo, decoded safely (:func:`load_rgb`, :class:`ImageError`);
 * :mod:`colorlib.data.folders` — folder layouts (:func:`find_images`) and :class:`ImageSet`,
   a split decoded once, with its on-disk cache;
-* :mod:`colorlib.data.dataset` — the study's :class:`Augmentation` and
-  :class:`ColorizationDataset`;
+* :mod:`colorlib.data.augment` — the study's :class:`Augmentation`, batched on the device;
+* :mod:`colorlib.data.dataset` — :class:`ColorizationDataset` (uint8 photos -> ``(L, ab)``
+  batches on the device);
 * :mod:`colorlib.data.sources` — the embedded sample, the Kaggle download, the validation
   split, and the train / validation / test files a config picks.
 """
 
-from colorlib.data.dataset import (
-    NO_AUGMENTATION,
-    Augmentation,
-    ColorizationDataset,
-    apply_augmentation,
-    lab_collate,
-    sample_seed,
-)
+from colorlib.data.augment import NO_AUGMENTATION, Augmentation, sample_seed
+from colorlib.data.dataset import ColorizationDataset
 from colorlib.data.decode import (
     DEFAULT_MAX_PIXELS,
     ImageError,
@@ -52,7 +47,6 @@ __all__ = [
     "ColorizationDataset",
     "ImageError",
     "ImageSet",
-    "apply_augmentation",
     "center_crop_resize",
     "create_validation_split",
     "dataset_fingerprint",
@@ -61,7 +55,6 @@ __all__ = [
     "find_images",
     "holdout",
     "is_grayscale",
-    "lab_collate",
     "load_images",
     "load_rgb",
     "load_training_data",
