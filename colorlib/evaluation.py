@@ -70,9 +70,11 @@ def _evaluate(
 
     files = evaluation_files(cfg)
     images = load_images(files, cfg.image_size, on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
-    loader = ColorizationDataset(images).batches(batch_size)
+    loader = ColorizationDataset(images).batches(batch_size, device=device)
     lpips = LPIPS(backbone=cfg.backbone).to(device)
 
+    # the float64 CPU reference on the CPU; float32 on an accelerator (bound: test_metrics.py)
+    dtype = torch.float64 if device.type == "cpu" else torch.float32
     rows: list[pd.DataFrame] = []
     shown = grid_indices(len(images))
     grid: list[tuple[torch.Tensor, ...]] = []
@@ -80,14 +82,14 @@ def _evaluate(
     for L, ab in loader:
         start = time.perf_counter()
         with torch.no_grad():
-            pred = predictor(L.to(device)).float()
+            pred = predictor(L).float()
         if device.type == "cuda":
             torch.cuda.synchronize()
         ms = (time.perf_counter() - start) * 1000 / L.shape[0]
-        metrics = evaluate_pair(L, pred.cpu(), ab, lpips=lpips)
+        metrics = evaluate_pair(L, pred, ab, lpips=lpips, device=device, dtype=dtype)
         rows.append(pd.DataFrame(metrics | {"inference_ms": np.full(L.shape[0], ms)}))
         here = [i - seen for i in shown if seen <= i < seen + len(L)]
-        grid.append((L[here], ab[here], pred[here].cpu()))
+        grid.append((L[here].cpu(), ab[here].cpu(), pred[here].cpu()))
         seen += len(L)
     per_image = pd.concat(rows, ignore_index=True)
     per_image.insert(0, "image", images.names)
@@ -136,6 +138,7 @@ def _evaluate(
             "test_split": cfg.test_split,
             "dataset_fingerprint": dataset_fingerprint(files),
             "n_images": summary["n_images"],
+            "metrics_dtype": str(dtype).removeprefix("torch."),
             "lpips_backbone": summary["lpips_backbone"],
         },
     )
