@@ -3,7 +3,11 @@
 * trains model C (and, for the extrapolation, A, B, D, E, F) for a fixed number of steps at
   256² batch 64 with bf16 autocast + channels_last, C also torch.compile'd and with fused Adam;
 * reports images/s, MFU (FLOPs counted with torch.utils.flop_counter), peak memory;
-* extrapolates the full ten-model study (4,750 photos, 50 epochs, batch 64);
+* per model, the input pipeline alone (uint8 photos -> device -> batched augmentation -> Lab),
+  the training step alone and both together as training runs them, and the share of the
+  step spent waiting for data;
+* extrapolates the full ten-model study (4,750 photos, 50 epochs, batch 64) from the
+  pipeline-plus-step times;
 * checks that GPU (bf16) and CPU (fp32) give the same losses on a fixed batch, within bf16
   tolerance.
 
@@ -27,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from colorlib.color import encode_lab, rgb_to_lab
 from colorlib.config import make_config
+from colorlib.data import Augmentation, ColorizationDataset
 from colorlib.pretrained import WeightsNotFoundError, resolve
 from colorlib.training import Networks, Trainer, build_networks
 
@@ -46,8 +51,8 @@ ALL_TEN = {
 }
 
 
-def real_batch(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` random size² crops of scikit-image's bundled photographs, as normalised L, ab."""
+def real_photos(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """``n`` random size² crops of scikit-image's bundled photographs, uint8 ``(n, S, S, 3)``."""
     import skimage.data
 
     photos = [
@@ -64,9 +69,37 @@ def real_batch(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Te
         y = rng.integers(0, p.shape[0] - size + 1)
         x = rng.integers(0, p.shape[1] - size + 1)
         crops.append(p[y : y + size, x : x + size])
-    rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+    return np.stack(crops)
+
+
+def real_batch(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`real_photos` as normalised L, ab (not augmented)."""
+    rgb = torch.from_numpy(real_photos(n, size, seed)).permute(0, 3, 1, 2).float() / 255
     lab = encode_lab(rgb_to_lab(rgb))
     return lab[:, :1].contiguous(), lab[:, 1:].contiguous()
+
+
+def time_pipeline(ds: ColorizationDataset, dev: str, steps: int, t: Trainer | None = None):
+    """Seconds per batch of the input pipeline (``t`` None) or of pipeline + training step,
+    as the training loop runs them (``ColorizationDataset.batches`` on the device)."""
+    order = list(range(len(ds)))
+
+    def run(n: int) -> None:
+        done = 0
+        while done < n:
+            for L, ab in ds.batches(BATCH, order=order, device=dev):
+                if t is not None:
+                    t.train_step(L, ab)
+                done += 1
+                if done == n:
+                    break
+
+    run(2)  # warm-up
+    sync()
+    start = time.perf_counter()
+    run(steps)
+    sync()
+    return (time.perf_counter() - start) / steps
 
 
 def backbone() -> str:
@@ -142,6 +175,9 @@ def main() -> int:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     step_time: dict[str, float] = {}
+    fed_time: dict[str, float] = {}  # pipeline + step, as training runs them
+    photos = ColorizationDataset(real_photos(4 * BATCH, SIZE, seed=1), augment=Augmentation())
+    data_sec = time_pipeline(photos, dev, args.steps)
     with tempfile.TemporaryDirectory() as tmp:
         for model in ("C", "A", "B", "D", "E", "F"):
             if dev == "cuda":
@@ -150,6 +186,7 @@ def main() -> int:
             flops = count_flops(t, Lg, abg)
             sec = time_steps(t, Lg, abg, args.steps)
             step_time[model] = sec
+            fed_time[model] = time_pipeline(photos, dev, args.steps, t)
             mem = torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else float("nan")
             lines.append(
                 f"| {model} | eager | {BATCH / sec:.0f} | {flops / 1e12:.2f} | "
@@ -181,13 +218,28 @@ def main() -> int:
                 if dev == "cuda":
                     torch.cuda.empty_cache()
 
+        lines += [
+            "",
+            "Input pipeline (uint8 photos to the device, batched flip/rotation/shift and colour "
+            "jitter, Lab) against the training step, eager, images/s; waiting = the share of "
+            "pipeline + step spent outside the step:",
+            "",
+            "| model | pipeline alone | step alone | pipeline + step | waiting for data |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for model in fed_time:
+            sec, fed = step_time[model], fed_time[model]
+            lines.append(
+                f"| {model} | {BATCH / data_sec:.0f} | {BATCH / sec:.0f} | {BATCH / fed:.0f} | "
+                f"{max(0.0, 1 - sec / fed):.1%} |"
+            )
         steps = math.ceil(STUDY_TRAIN / BATCH) * STUDY_EPOCHS
-        total = sum(step_time[kind] * steps for kind in ALL_TEN.values())
+        total = sum(fed_time[kind] * steps for kind in ALL_TEN.values())
         lines += [
             "",
             f"Full study extrapolated: {steps} steps per model (4,750 photos, 50 "
-            f"epochs, batch 64), ten models: {total / 3600:.2f} h of training steps "
-            "(eager; validation and evaluation not included).",
+            f"epochs, batch 64), ten models: {total / 3600:.2f} h of training with its input "
+            "pipeline (eager; validation and evaluation not included).",
         ]
 
         # GPU (bf16) vs CPU (fp32) on a fixed batch, same initial weights
