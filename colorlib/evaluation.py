@@ -21,7 +21,13 @@ import torch
 from colorlib.atomic import atomic_write_bytes, write_csv
 from colorlib.checkpoints import load_generator
 from colorlib.config import BASELINES, ExperimentConfig
-from colorlib.data import ColorizationDataset, dataset_fingerprint, evaluation_files, load_images
+from colorlib.data import (
+    ColorizationDataset,
+    ImageError,
+    dataset_fingerprint,
+    evaluation_files,
+    load_images,
+)
 from colorlib.metrics import LPIPS, PAIR_METRICS, evaluate_pair
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
@@ -69,7 +75,17 @@ def _evaluate(
     predictor = predictor.to(device).eval()
 
     files = evaluation_files(cfg)
-    images = load_images(files, cfg.image_size, on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
+    # every configuration is scored on the same, complete list: a test photo that cannot be
+    # used is an error naming it, whatever ``on_bad`` says for training photos
+    try:
+        images = load_images(files, cfg.image_size, on_bad="raise", cache_dir=cfg.cache_dir)
+    except ImageError as err:
+        raise ImageError(
+            err.path,
+            err.reason,
+            f"test photo not usable ({err.problem.split(';')[0]}); every configuration is "
+            "scored on the same complete test list, so evaluation stops: remove or replace it",
+        ) from err
     loader = ColorizationDataset(images).batches(batch_size, device=device)
     lpips = LPIPS(backbone=cfg.backbone).to(device)
 

@@ -27,7 +27,7 @@ class ImageError(ValueError):
     """A photo that cannot be used; the message names the file and what to do."""
 
     def __init__(self, path: str | os.PathLike, reason: str, problem: str) -> None:
-        self.path, self.reason = Path(path), reason
+        self.path, self.reason, self.problem = Path(path), reason, problem
         printable = os.fsencode(path).decode("utf-8", "backslashreplace")  # any file name
         super().__init__(f"{printable}: {problem}")
 
