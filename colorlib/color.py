@@ -108,7 +108,7 @@ def _srgb_to_linear_table(device: torch.device) -> torch.Tensor:
 
 
 def lab_to_rgb(
-    lab: torch.Tensor, *, return_out_of_gamut: bool = False
+    lab: torch.Tensor, *, return_out_of_gamut: bool = False, clip: bool = True
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """CIE Lab ``(N, 3, H, W)`` (D65, 2°) -> sRGB in [0, 1], clipped like ``skimage.color.lab2rgb``.
 
@@ -116,6 +116,10 @@ def lab_to_rgb(
     ----------
     lab : Tensor (N, 3, H, W)
         L in [0, 100], a and b in Lab units.
+    clip : bool
+        Clip to the sRGB gamut (the default: displayable images, metrics). ``False`` returns
+        the unclipped values: outside the gamut they continue the same formulas (a negative
+        Z is not clipped either), so every channel keeps its gradient (the perceptual loss).
     return_out_of_gamut : bool
         Also return, per image, the fraction of pixels that had to be clipped: any sRGB
         channel outside [0, 1] by more than ``GAMUT_TOLERANCE`` (half an 8-bit level) before
@@ -123,7 +127,7 @@ def lab_to_rgb(
 
     Returns
     -------
-    rgb : Tensor (N, 3, H, W) in [0, 1]
+    rgb : Tensor (N, 3, H, W), in [0, 1] when ``clip``
     fraction : Tensor (N,), only when ``return_out_of_gamut``
     """
     _check_channels(lab, 3, "lab")
@@ -132,7 +136,7 @@ def lab_to_rgb(
     fx = a / 500.0 + fy
     fz = fy - b / 200.0
     negative_z = fz < 0
-    f = torch.cat([fx, fy, fz.clamp(min=0.0)], dim=1)
+    f = torch.cat([fx, fy, fz.clamp(min=0.0) if clip else fz], dim=1)
     xyz = torch.where(f > _LAB_F_INV_THRESHOLD, f**3, (f - 16.0 / 116.0) / _LAB_KAPPA) * _white(lab)
     linear = _mix(_matrix(_RGB_FROM_XYZ, lab), xyz)
     rgb = torch.where(
@@ -140,7 +144,7 @@ def lab_to_rgb(
         1.055 * linear.clamp(min=_SRGB_GAMMA_THRESHOLD) ** (1.0 / 2.4) - 0.055,
         12.92 * linear,
     )
-    clipped = rgb.clamp(0.0, 1.0)
+    clipped = rgb.clamp(0.0, 1.0) if clip else rgb
     if not return_out_of_gamut:
         return clipped
     outside = ((rgb < -GAMUT_TOLERANCE) | (rgb > 1 + GAMUT_TOLERANCE)).any(dim=1, keepdim=True)

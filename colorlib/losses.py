@@ -29,6 +29,9 @@ class VGG16PerceptualLoss(nn.Module):
 
     Inputs are normalised ``L (N, 1, H, W)`` and ab ``(N, 2, H, W)``; Lab -> sRGB is
     differentiable (:func:`colorlib.color.lab_to_rgb`), then ImageNet mean/std normalisation.
+    The RGB that VGG16 sees is not clipped to [0, 1]: clipping would give every out-of-gamut
+    channel of a prediction zero gradient, and the configurations without an L1 term (D, F)
+    would get no signal to pull such colours back. Display and metrics clip; the loss does not.
     The VGG16 is frozen and always in eval mode (``train()`` does not change that).
 
     ``backbone="random"`` builds an untrained VGG16 for tiny tests only; ``weights_source``
@@ -51,7 +54,7 @@ class VGG16PerceptualLoss(nn.Module):
         return super().train(False)
 
     def features(self, L: torch.Tensor, ab: torch.Tensor) -> list[torch.Tensor]:
-        x = (lab_to_rgb(join_lab(L, ab)) - self.mean) / self.std
+        x = (lab_to_rgb(join_lab(L, ab), clip=False) - self.mean) / self.std
         out = []
         for block in self.slices:
             x = block(x)

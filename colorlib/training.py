@@ -2,7 +2,7 @@
 
 Per batch: the discriminator step (when the GAN is on), then the generator step, as pix2pix's
 ``optimize_parameters``. Adam for both; the learning rate is constant for ``decay_start``
-epochs, then decays linearly to zero at ``epochs``. After every epoch: validation L1 (generator
+epochs, then decays linearly to zero at the end of ``epochs`` (:class:`LinearDecay`). After every epoch: validation L1 (generator
 in eval mode), ``best_model.pt`` when it improves, interval checkpoints and sample grids, and the
 full training state, written atomically, so ``resume=True`` continues bit-identically.
 """
@@ -49,7 +49,16 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class LinearDecay:
-    """lr factor: 1 for ``decay_start`` epochs, then linear to 0 at ``epochs`` (picklable)."""
+    """The learning-rate factor of each epoch (picklable; ``epoch`` counts from 0).
+
+    STUDY.md: constant for the first ``decay_start`` epochs, then linear decay to zero at the
+    end of epoch ``epochs``. The rate changes once per epoch: epoch ``e`` (1-based) after the
+    constant part trains at the mean of that linear ramp over the epoch,
+    ``(epochs - e + 0.5) / (epochs - decay_start)``. For the full profile (50, 25): epochs
+    1-25 at 1, epoch 26 at 0.98, epoch 27 at 0.94, ..., epoch 50 at 0.02, and the ramp
+    reaches zero as epoch 50 ends. (pix2pix's own rule keeps 1 for one more epoch and ends
+    at 1/26.)
+    """
 
     def __init__(self, epochs: int, decay_start: int) -> None:
         self.epochs, self.decay_start = epochs, decay_start
@@ -57,7 +66,7 @@ class LinearDecay:
     def __call__(self, epoch: int) -> float:
         if epoch < self.decay_start:
             return 1.0
-        return max(0.0, (self.epochs - epoch) / max(1, self.epochs - self.decay_start))
+        return max(0.0, (self.epochs - epoch - 0.5) / max(1, self.epochs - self.decay_start))
 
 
 @dataclass

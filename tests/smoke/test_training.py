@@ -23,6 +23,7 @@ def test_every_preset_trains_and_writes_the_original_files(tmp_path, smoke_confi
     cfg = smoke_config(tmp_path, model_id)
     history = train(cfg, progress=False)
     assert list(history["epoch"]) == [1, 2]
+    assert list(history["lr"]) == [cfg.lr, cfg.lr * 0.5]  # LinearDecay(2, 1), as trained
     assert history[["loss_G", "val_l1"]].notna().all().all()
     assert ("loss_D" in history) is cfg.use_gan
     p = RunPaths.of(cfg)
@@ -215,3 +216,21 @@ def test_evaluate_model_and_gray(tmp_path, smoke_config):
         assert "evaluation" in pd.read_json(out.run_json, typ="series")
     assert table.loc[0, "val_loss"] > 0 and pd.isna(gray.loc[0, "val_loss"])
     assert gray.loc[0, "colorfulness_pred"] < 0.01
+
+
+def test_evaluation_never_skips_a_test_photo(tmp_path, smoke_config, sample):
+    """Training may skip unusable photos (on_bad="skip", counted); the test list may not:
+    every configuration must be scored on the same, complete list."""
+    import shutil
+
+    from PIL import Image
+
+    from colorlib.data import ImageError
+
+    data = tmp_path / "photos"
+    shutil.copytree(sample, data)
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(data / "test" / "aa_gray.png")
+    cfg = smoke_config(tmp_path, "GRAY", on_bad="skip").replace(data_dir=str(data))
+    with pytest.raises(ImageError, match=r"aa_gray\.png: test photo not usable \(grayscale"):
+        evaluate(cfg)
+    assert not RunPaths.of(cfg).metrics_csv.exists()

@@ -79,3 +79,30 @@ def test_discriminator_loss_does_not_reach_the_generator():
     assert fake.grad is None
     generator_adversarial_loss(d, L, fake).backward()
     assert fake.grad is not None
+
+
+def test_perceptual_gradient_reaches_out_of_gamut_predictions():
+    """A prediction far outside the sRGB gamut still gets a gradient (the loss does not clip),
+    where the clipped conversion would give none."""
+    from colorlib.color import join_lab, lab_to_rgb
+
+    loss = VGG16PerceptualLoss(backbone="random").double()
+    L = torch.zeros(1, 1, 8, 8, dtype=torch.float64)  # L = 50
+    ab_true = torch.zeros(1, 2, 8, 8, dtype=torch.float64)
+    ab = torch.full((1, 2, 8, 8), 0.9, dtype=torch.float64).requires_grad_()  # a, b = 115
+    assert (lab_to_rgb(join_lab(L, ab.detach()), clip=False) > 1).any()  # out of gamut
+    loss(L, ab, ab_true).backward()
+    assert (ab.grad.abs() > 0).all()
+    clipped = ab.detach().clone().requires_grad_()
+    rgb = lab_to_rgb(join_lab(L, clipped))
+    rgb[rgb >= 1].sum().backward()  # the clipped channels: no gradient back to ab
+    assert clipped.grad.abs().max() == 0
+
+
+def test_unclipped_lab_to_rgb_equals_clipped_inside_the_gamut():
+    from colorlib.color import lab_to_rgb, rgb_to_lab
+
+    rgb = torch.rand(2, 3, 5, 5, dtype=torch.float64) * 0.9 + 0.05
+    lab = rgb_to_lab(rgb)
+    torch.testing.assert_close(lab_to_rgb(lab, clip=False), lab_to_rgb(lab))
+    torch.testing.assert_close(lab_to_rgb(lab, clip=False), rgb)
