@@ -12,10 +12,10 @@ the data figures are ``data_64`` and ``data_256``) after the Markdown report.
 from __future__ import annotations
 
 import argparse
-import json
 import contextlib
 import datetime
 import functools
+import json
 import os
 import platform
 import statistics

@@ -155,6 +155,19 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def seed_list(text: str) -> tuple[int, ...]:
+    """``"42,43,44"`` -> ``(42, 43, 44)`` (argparse type: a bad list is a usage error)."""
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"give one or more distinct seeds: {text!r}")
+    return seeds
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     from colorlib.study.runner import run_study, summary_table
 
@@ -165,11 +178,12 @@ def cmd_study(args: argparse.Namespace) -> int:
         device=args.device,
         jobs=args.jobs,
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        seeds=args.seeds,
         models_dir=args.models_dir,
         results_dir=args.results_dir,
         overrides=parse_overrides(args.set or []),
     )
-    print("\n" + summary_table(outcomes, args.results_dir).to_string(index=False))
+    print("\n" + summary_table(outcomes, args.results_dir, args.models_dir).to_string(index=False))
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         print(f"\nFAILED: {', '.join(o.model for o in failed)}", file=sys.stderr)
@@ -301,6 +315,13 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rerun complete configurations")
     p.add_argument("--device", default="auto")
     p.add_argument("--jobs", type=int, default=1, help="configurations in parallel")
+    p.add_argument(
+        "--seeds",
+        type=seed_list,
+        default=(42,),
+        help="training seeds, comma-separated (default 42); several: one run per configuration "
+        "and seed, in results/seed_{S}/, and across-seed statistics",
+    )
     p.add_argument("--models-dir", default="models")
     p.add_argument("--results-dir", default="results")
     set_arg(p, "override a config field for every model (repeatable)")

@@ -139,6 +139,9 @@ HOW_FIELDS = frozenset(
 PATH_FIELDS = ("data_dir", "split_file", "models_dir", "results_dir", "cache_dir")
 
 # STUDY.md, "Configurations": losses only.
+# the validation split's seed: one split for every model and every training seed (STUDY.md)
+SPLIT_SEED = 42
+
 PRESETS: dict[str, dict[str, Any]] = {
     "A": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=False),
     "B": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=True),

@@ -218,18 +218,27 @@ def overall_score(df: pd.DataFrame) -> pd.Series:
 
     ``df`` has columns ``psnr, ssim, ciede2000, lpips`` and one row per model; the result is a
     Series on the same index, 1 = best on all four. CIEDE2000 and LPIPS are reversed. A column
-    on which every model ties contributes 1 to every row (nobody is worse).
+    on which every model ties contributes 1 to every row (nobody is worse). The original
+    normalised across its ten trained configurations; pass those rows only to reproduce it.
     """
     missing = [c for c in HIGHER_IS_BETTER if c not in df.columns]
     if missing:
         raise ValueError(f"overall_score needs columns {list(HIGHER_IS_BETTER)}; missing {missing}")
-    parts = []
-    for column, higher in HIGHER_IS_BETTER.items():
-        v = df[column].astype(float)
-        span = v.max() - v.min()
-        norm = (v - v.min()) / span if span > 0 else pd.Series(1.0, index=df.index)
-        parts.append(norm if higher else 1 - norm)
-    return pd.concat(parts, axis=1).mean(axis=1).rename("overall_score")
+    values = df[list(HIGHER_IS_BETTER)].to_numpy(dtype=np.float64)
+    return pd.Series(overall_scores(values), index=df.index, name="overall_score")
+
+
+def overall_scores(values: np.ndarray) -> np.ndarray:
+    """:func:`overall_score` on arrays: ``values (..., models, 4)`` in ``HIGHER_IS_BETTER``'s
+    column order -> ``(..., models)``; the leading axes are independent tables (bootstrap
+    draws)."""
+    values = np.asarray(values, dtype=np.float64)
+    low = values.min(axis=-2, keepdims=True)
+    span = values.max(axis=-2, keepdims=True) - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = np.where(span > 0, (values - low) / np.where(span > 0, span, 1.0), 1.0)
+    higher = np.array(list(HIGHER_IS_BETTER.values()))
+    return np.where(higher, norm, 1.0 - np.where(span > 0, norm, 0.0)).mean(axis=-1)
 
 
 # --- LPIPS ----------------------------------------------------------------------------------
@@ -320,9 +329,7 @@ def evaluate_pair(
         _pixel_metrics(L[i : i + chunk], ab_pred[i : i + chunk], ab_true[i : i + chunk])
         for i in range(0, L.shape[0], chunk)
     ]
-    values = {
-        k: torch.cat([c[0][k] for c in chunks]).cpu().double().numpy() for k in chunks[0][0]
-    }
+    values = {k: torch.cat([c[0][k] for c in chunks]).cpu().double().numpy() for k in chunks[0][0]}
     if lpips is not None:
         on = next(lpips.parameters()).device
         rgb_pred, rgb_true = (torch.cat([c[i] for c in chunks]) for i in (1, 2))

@@ -10,6 +10,12 @@ A study under ``models_dir`` and ``results_dir`` (STUDY.md, "Outputs")::
     results/validation_split.json
     results/Evaluate/...   (the cross-model files: :class:`StudyPaths`)
 
+A study over several training seeds (``--seeds 42,43,44``) keeps one such one-seed tree per
+seed, ``results/seed_{S}/`` and ``models/seed_{S}/`` (each a complete one-seed study without its
+own ``Evaluate/``); ``results/{ID}/metrics_{ID}.csv`` and ``metrics_per_image_{ID}.csv`` then
+hold the across-seed result (the per-image file one row per seed and image), and
+``results/validation_split.json`` and ``results/Evaluate/`` are shared by all seeds.
+
 Executed copies of the split and evaluation notebooks keep their template's name, in
 ``results/`` and ``results/Evaluate/``.
 
@@ -130,6 +136,21 @@ class StudyPaths:
     def run(self, model_id: str) -> RunPaths:
         return RunPaths(model_id, self.models / model_id, self.results / model_id)
 
+    def seed_tree(self, seed: int) -> StudyPaths:
+        """The one-seed study of training seed ``seed`` in a several-seed study."""
+        return StudyPaths(self.results / f"seed_{seed}", self.models / f"seed_{seed}")
+
+    def seeds(self) -> list[int]:
+        """The training seeds with a one-seed tree here (empty for a one-seed study)."""
+        if not self.results.is_dir():
+            return []
+        prefix = "seed_"
+        return sorted(
+            int(p.name[len(prefix) :])
+            for p in self.results.iterdir()
+            if p.is_dir() and p.name.startswith(prefix) and p.name[len(prefix) :].isdigit()
+        )
+
     def evaluated_models(self) -> list[str]:
         """Every model under ``results`` with a summary ``metrics_{ID}.csv``."""
         if not self.results.is_dir():
@@ -164,6 +185,9 @@ class StudyPaths:
             "colorfulness_plot": e / "colorfulness_vs_accuracy.png",
             "colorfulness_test": e / "colorfulness_test.csv",
             "paired": e / "paired_tests.csv",
+            "comparisons": e / "seed_comparisons.csv",
+            "ranking": e / "ranking_stability.csv",
+            "claims": e / "claims.csv",
             "page": e / "report.html",
         }
 

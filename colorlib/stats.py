@@ -50,36 +50,42 @@ def two_level_draws(
 ) -> dict[str, np.ndarray]:
     """Two-level bootstrap of the mean over training seeds and test images, per configuration.
 
-    ``runs`` maps a configuration to its per-image values ``(S, N)``: row ``s`` is training
-    seed ``s``, column ``i`` test image ``i`` (the same N images, in the same order, for every
-    configuration). Each draw resamples the N images with replacement — the same images for
-    every configuration, so differences and ranks stay paired by image — and then, for each
-    configuration independently, its S seeds with replacement; the statistic is the mean over
-    the drawn seeds of each seed's mean over the drawn images:
+    ``runs`` maps a configuration to its per-image values ``(S, N)`` or ``(S, N, K)`` (K
+    metrics): row ``s`` is training seed ``s``, column ``i`` test image ``i`` (the same N
+    images, in the same order, for every configuration). Each draw resamples the N images with
+    replacement — the same images for every configuration and metric, so differences, scores
+    and ranks stay paired by image — and then, for each configuration independently, its S
+    seeds with replacement; the statistic is the mean over the drawn seeds of each seed's mean
+    over the drawn images:
 
         θ*_c = (1/S) Σ_k (1/N) Σ_j x_c[s*_k, i*_j]
 
-    Returns ``(resamples,)`` draws per configuration (seeded, reproducible). With S = 1 this is
-    the ordinary percentile bootstrap over images; with few seeds the seed level, like any
-    bootstrap of S values, understates the spread by about a factor sqrt((S - 1) / S).
+    Returns ``(resamples,)`` or ``(resamples, K)`` draws per configuration (seeded,
+    reproducible). With S = 1 this is the ordinary percentile bootstrap over images; with few
+    seeds the seed level, like any bootstrap of S values, understates the spread by about a
+    factor sqrt((S - 1) / S).
     """
-    shapes = {c: np.shape(v) for c, v in runs.items()}
-    n_images = {s[1] for s in shapes.values() if len(s) == 2}
-    if len(n_images) != 1 or any(len(s) != 2 or s[0] < 1 for s in shapes.values()):
-        raise ValueError(f"every configuration needs (seeds, images) values on the same images; "
-                         f"got shapes {shapes}")
+    arrays = {c: np.asarray(v, dtype=np.float64) for c, v in runs.items()}
+    n_images = {a.shape[1] for a in arrays.values() if a.ndim in (2, 3)}
+    if len(n_images) != 1 or any(a.ndim not in (2, 3) or a.shape[0] < 1 for a in arrays.values()):
+        shapes = {c: a.shape for c, a in arrays.items()}
+        raise ValueError(
+            f"every configuration needs (seeds, images[, metrics]) values on the same images; "
+            f"got shapes {shapes}"
+        )
     (n,) = n_images
     rng = np.random.default_rng(seed)
     # image weights per draw: how often each image was drawn, / N
     weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)])
     weights = weights / n
     draws = {}
-    for config, values in runs.items():
-        values = np.asarray(values, dtype=np.float64)
-        per_seed = weights @ values.T  # (resamples, S): each seed's mean over the drawn images
+    for config, values in arrays.items():
+        # (resamples, S[, K]): each seed's mean over the drawn images
+        per_seed = np.einsum("bn,sn...->bs...", weights, values)
         s = values.shape[0]
         chosen = rng.integers(0, s, (resamples, s))
-        draws[config] = np.take_along_axis(per_seed, chosen, axis=1).mean(axis=1)
+        index = chosen.reshape(chosen.shape + (1,) * (per_seed.ndim - 2))
+        draws[config] = np.take_along_axis(per_seed, index, axis=1).mean(axis=1)
     return draws
 
 

@@ -2,9 +2,10 @@
 
 Per batch: the discriminator step (when the GAN is on), then the generator step, as pix2pix's
 ``optimize_parameters``. Adam for both; the learning rate is constant for ``decay_start``
-epochs, then decays linearly to zero at the end of ``epochs`` (:class:`LinearDecay`). After every epoch: validation L1 (generator
-in eval mode), ``best_model.pt`` when it improves, interval checkpoints and sample grids, and the
-full training state, written atomically, so ``resume=True`` continues bit-identically.
+epochs, then decays linearly to zero at the end of ``epochs`` (:class:`LinearDecay`). After
+every epoch: validation L1 (generator in eval mode), ``best_model.pt`` when it improves,
+interval checkpoints and sample grids, and the full training state, written atomically, so
+``resume=True`` continues bit-identically.
 """
 
 from __future__ import annotations

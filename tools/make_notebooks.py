@@ -49,7 +49,7 @@ from colorlib.data import create_validation_split, resolve_data_dir
 from colorlib.paths import under_root
 
 split = create_validation_split(resolve_data_dir(data_dir), under_root(split_file),
-                                n_val=n_val, seed=seed)
+                                n_val=n_val, seed=seed, train_splits=tuple(train_splits))
 """),
     code(
         """
@@ -119,8 +119,14 @@ EVAL_CELLS = [
 Reads only what the runs wrote (`results/{ID}/metrics_*.csv`, training histories, the saved
 test predictions, `run.json`): no retraining, no inference. Produces the comparison table with
 95 % bootstrap confidence intervals and the overall score, the original study's figures under
-`results/Evaluate/`, a test of the claim that GAN variants colour more vividly, and paired
-Wilcoxon tests of per-image ΔE00 against model A.
+`results/Evaluate/`, how stable the ranking is, the original's claims measured, a test of the
+claim that GAN variants colour more vividly, and paired Wilcoxon tests of per-image ΔE00
+against model A.
+
+A study over several training seeds (`run_all.py --seeds 42,43,44`) is read as one: means over
+seeds of the per-seed test means, 95 % intervals from a two-level bootstrap (training seeds,
+then test images) and the across-seed standard deviation (`*_seed_sd`). With one seed the
+intervals cover test-image sampling only.
 """),
     code(EVALUATE.parameters_source(), ["parameters"]),
     code("""
@@ -134,9 +140,38 @@ files = write_report(under_root(results_dir), under_root(models_dir))
 study = load_study(under_root(results_dir), under_root(models_dir))
 print(f"{len(study.models)} model(s): {', '.join(study.models)}")
 """),
-    md("## Metrics (mean and 95 % CI over test images; overall score 1 = best)"),
+    md("""
+## Metrics
+
+Means with 95 % intervals; the overall score (1 = best) min–max normalises across the trained
+configurations, as the original did: GRAY has none, and `*_vs_gray` is each configuration's
+difference to it.
+"""),
     code("""
 metrics_table(study).round(4)
+"""),
+    md("""
+## How stable is the ranking?
+
+For each trained configuration: the share of bootstrap draws in which it ranks first on the
+overall score, its mean rank and its 95 % rank interval.
+"""),
+    code("""
+pd.read_csv(files["ranking"]).round(3)
+"""),
+    md("""
+## The original study's claims, measured
+
+Each claim with the effect measured here, its 95 % interval (training seeds and test images)
+and a verdict: supported, contradicted, or not resolved at this scale.
+"""),
+    code("""
+pd.read_csv(files["claims"]).round(3)
+"""),
+    md("## Every configuration against A and GRAY, with seed variance (two-level bootstrap)"),
+    code("""
+comparisons = pd.read_csv(files["comparisons"])
+comparisons[comparisons["metric"].isin(["psnr", "ciede2000"])].round(4)
 """),
     code("""
 for key in ("bars", "history", "grid"):

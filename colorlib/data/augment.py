@@ -92,7 +92,9 @@ def draw(
     """The parameters of samples ``indices`` in ``epoch`` for ``size``² images."""
     u = torch.stack(
         [
-            torch.rand(N_DRAWS, generator=torch.Generator().manual_seed(sample_seed(seed, epoch, i)))
+            torch.rand(
+                N_DRAWS, generator=torch.Generator().manual_seed(sample_seed(seed, epoch, i))
+            )
             for i in indices
         ]
     ).double()

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from colorlib.atomic import atomic_write_bytes, write_image
-from colorlib.config import ExperimentConfig
+from colorlib.config import SPLIT_SEED, ExperimentConfig
 from colorlib.data.folders import ImageSet, dataset_fingerprint, find_images, load_images
 from colorlib.paths import project_root
 
@@ -184,7 +184,8 @@ def create_validation_split(
 ) -> dict:
     """Write the train/validation split every model of a study shares, as JSON.
 
-    A dataset that has its own ``val_split`` folder keeps it; otherwise ``n_val`` training
+    A dataset that has its own ``val_split`` folder keeps it, unless that folder is among the
+    ``train_splits`` (e.g. BSDS500 trained on train + val); otherwise ``n_val`` training
     photos are held out with ``seed`` (250 of the Kaggle layout's 5,000, as the original). The
     file lists paths relative to ``data_dir``; training reads it through ``split_file``. An
     existing file with the same split is kept; a different one is never overwritten
@@ -193,6 +194,8 @@ def create_validation_split(
     data_dir = Path(data_dir)
     train = find_images(data_dir, train_splits)
     try:
+        if val_split in train_splits:
+            raise FileNotFoundError(val_split)  # trained on: not a validation set
         val, method = find_images(data_dir, val_split), f"the dataset's {val_split}/ folder"
     except FileNotFoundError:
         (train, val), method = holdout(train, n_val, seed), f"{n_val} held out, seed {seed}"
@@ -235,14 +238,15 @@ def read_split(
 
 def training_files(cfg: ExperimentConfig) -> tuple[list[Path], list[Path]]:
     """The (train, validation) photos of ``cfg``: its ``split_file`` when set, else
-    ``val_holdout`` photos held out of ``train_splits`` (seeded by ``seed``), else the
-    dataset's ``val_split`` folder; ``max_train_images`` caps both (smoke profile)."""
+    ``val_holdout`` photos held out of ``train_splits`` (seeded by ``SPLIT_SEED``, not the
+    training seed: replicates over training seeds share one split), else the dataset's
+    ``val_split`` folder; ``max_train_images`` caps both (smoke profile)."""
     data_dir = resolve_data_dir(cfg.data_dir)
     if cfg.split_file:
         files, val_files = read_split(cfg.split_file, data_dir)
     elif cfg.val_holdout > 0:
         files, val_files = holdout(
-            find_images(data_dir, cfg.train_splits), cfg.val_holdout, cfg.seed
+            find_images(data_dir, cfg.train_splits), cfg.val_holdout, SPLIT_SEED
         )
     else:
         files = find_images(data_dir, cfg.train_splits)

@@ -21,7 +21,6 @@ from colorlib.checkpoints import load_generator
 from colorlib.colorize import colorize_array
 from colorlib.data import load_rgb
 from colorlib.plots import png_bytes, prediction_columns
-from colorlib.runs import StudyPaths
 from colorlib.study.report import load_study
 
 SHOWN_METRICS = ("psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred")
@@ -42,7 +41,7 @@ def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.Path
         raise FileNotFoundError(f"no saved test predictions under {results_dir}; run the study")
     names, columns = prediction_columns(study.predictions)
     models = list(columns)[2:]  # after "input (L)" and "ground truth"
-    per_image = study.per_image.set_index(["image", "model"])
+    per_image = study.shown_per_image().set_index(["image", "model"])
     picker = w.Dropdown(options=models, value=models[0], description="model")
     slider = w.IntSlider(value=0, min=0, max=len(names) - 1, description="test image")
     shown = w.HBox()
@@ -67,18 +66,24 @@ def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.Path
 
 def trained_models(models_dir: str | os.PathLike, results_dir: str | os.PathLike) -> list[str]:
     """The configurations under ``models_dir`` with a best checkpoint, in study order."""
-    paths = StudyPaths(results_dir, models_dir)
-    return [m for m in load_study(results_dir, models_dir).models if paths.run(m).best.exists()]
+    return list(_best_checkpoints(models_dir, results_dir))
+
+
+def _best_checkpoints(models_dir, results_dir) -> dict[str, Path]:
+    """Each trained configuration's ``best_model.pt`` (of a several-seed study: the first
+    seed's run), in study order."""
+    study = load_study(results_dir, models_dir)
+    best = {m: study.run(m).best for m in study.models}
+    return {m: path for m, path in best.items() if path.exists()}
 
 
 def colorize_with_every_model(
     rgb: np.ndarray, models_dir: str | os.PathLike, results_dir: str | os.PathLike
 ) -> dict[str, np.ndarray]:
     """uint8 ``(H, W, 3)`` -> ``{model: colorized uint8 (H, W, 3)}``, every trained model."""
-    paths = StudyPaths(results_dir, models_dir)
     out = {}
-    for model in trained_models(models_dir, results_dir):
-        generator, _ = load_generator(paths.run(model).best)
+    for model, best in _best_checkpoints(models_dir, results_dir).items():
+        generator, _ = load_generator(best)
         out[model] = colorize_array(generator, rgb)
     return out
 

@@ -38,6 +38,7 @@ SPLIT = Notebook(
         "split_file": str(StudyPaths("results/smoke", "models/smoke").split),
         "n_val": 250,
         "seed": 42,
+        "train_splits": ["train"],
     },
 )
 # The template: the few things a user changes. Everything else (device, seed, output roots,

@@ -45,9 +45,16 @@ def png_data_uri(image: np.ndarray | bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
 
 
-def write_page(study: Study, table, figures: dict[str, Path], path: str | os.PathLike) -> Path:
+def write_page(
+    study: Study,
+    table,
+    figures: dict[str, Path],
+    path: str | os.PathLike,
+    conclusions: dict[str, Any] | None = None,
+) -> Path:
     """Write the page for ``study``: ``table`` is the comparison table (one row per model, as
-    :func:`colorlib.study.report.metrics_table`), ``figures`` the study's PNGs by title."""
+    :func:`colorlib.study.report.metrics_table`), ``figures`` the study's PNGs by title,
+    ``conclusions`` further tables (DataFrames) by title, shown as they are."""
     data = {
         "models": study.models,
         "columns": [c for c in TABLE_COLUMNS if c in table.columns or c in study.summary],
@@ -57,7 +64,8 @@ def write_page(study: Study, table, figures: dict[str, Path], path: str | os.Pat
     }
     body = [
         _header(study),
-        _section("Comparison", '<table id="metrics"></table>' + _table_note()),
+        _section("Comparison", '<table id="metrics"></table>' + _table_note(study)),
+        *(_section(title, _static_table(frame)) for title, frame in (conclusions or {}).items()),
         _section("Test images", _VIEWER_HTML),
         _section("Figures", "".join(_figure(t, p) for t, p in figures.items() if p.exists())),
         _section("Training curves", _curves(study)),
@@ -97,7 +105,7 @@ def _viewer(study: Study) -> dict[str, Any]:
     if not study.predictions:
         return {"images": [], "panels": [], "metrics": {}}
     names, columns = prediction_columns(study.predictions)
-    per_image = study.per_image.set_index(["image", "model"])
+    per_image = study.shown_per_image().set_index(["image", "model"])
     metrics = {
         name: {
             m: {k: _number(per_image.loc[(name, m), k]) for k in VIEWER_METRICS}
@@ -124,11 +132,24 @@ def _header(study: Study) -> str:
     )
 
 
-def _table_note() -> str:
+def _table_note(study: Study) -> str:
+    seeds = (
+        f"over {len(study.seeds)} training seeds ({', '.join(map(str, study.seeds))}): means "
+        "of the per-seed test means, with two-level bootstrap intervals (seeds and images)"
+        if study.seeds
+        else "over the test images of one training run, with bootstrap intervals"
+    )
     return (
-        "<p class=note>Means over the test images with 95 % bootstrap intervals (small print). "
-        "Click a column heading to sort by it. The overall score min-max normalises PSNR, "
-        "SSIM, ΔE00 and LPIPS across the rows shown (1 = best).</p>"
+        f"<p class=note>Means {seeds} (small print, 95 %). Click a column heading to sort by "
+        "it. The overall score min-max normalises PSNR, SSIM, ΔE00 and LPIPS across the "
+        "trained configurations (1 = best), as the original did; GRAY has none.</p>"
+    )
+
+
+def _static_table(frame) -> str:
+    """A DataFrame as a plain HTML table (numbers to 4 significant digits)."""
+    return frame.to_html(
+        index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0, classes="static"
     )
 
 
@@ -142,7 +163,7 @@ def _figure(title: str, path: Path) -> str:
 def _curves(study: Study) -> str:
     parts = []
     for model in study.models:
-        png = study.paths.run(model).history_png
+        png = study.run(model).history_png
         if png.exists():
             parts.append(f"<details><summary>{html.escape(model)}</summary>")
             parts.append(f"{_figure(f'{model}: training history', png)}</details>")
@@ -152,7 +173,7 @@ def _curves(study: Study) -> str:
 def _provenance(study: Study) -> str:
     parts = []
     for model in study.models:
-        record = read_record(study.paths.run(model)) or {}
+        record = read_record(study.run(model)) or {}
         shown = {k: record[k] for k in ("config", "git_revision", "packages", "device", "seed",
                                         "dataset", "pretrained_weights", "evaluation",
                                         "train_wall_time_s") if k in record}  # fmt: skip

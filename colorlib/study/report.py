@@ -3,8 +3,15 @@ predictions) only: no retraining, no inference.
 
 Used by ``notebooks/comprehensive_model_evaluation.ipynb``; writes the files of
 :meth:`colorlib.runs.StudyPaths.report` under ``results/Evaluate/`` (the comparison table, the
-original study's figures, the colourfulness test, paired Wilcoxon tests against model A, and
-the study as one self-contained HTML page, :mod:`colorlib.study.page`).
+original study's figures, the colourfulness test, paired Wilcoxon tests against model A, the
+comparisons, ranking stability and claims of :mod:`colorlib.study.conclusions`, and the study
+as one self-contained HTML page, :mod:`colorlib.study.page`).
+
+A study over several training seeds (``results/seed_{S}/``, :class:`colorlib.runs.StudyPaths`)
+is read as one: each configuration's means are the means over seeds of the per-seed test
+means, its intervals two-level bootstrap intervals (seeds and images), and its across-seed
+standard deviation is reported beside them. Figures that show one run (histories, test
+predictions) show the first seed's.
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import torch
 from colorlib import plots
 from colorlib.atomic import write_csv
 from colorlib.config import BASELINES, PRESETS, ExperimentConfig
+from colorlib.evaluation import SUMMARY_METRICS
 from colorlib.metrics import overall_score
 from colorlib.networks import UnetGenerator, count_parameters
 from colorlib.plots import METRICS
-from colorlib.runs import StudyPaths, saved_config
-from colorlib.stats import holm, paired_wilcoxon
+from colorlib.runs import RunPaths, StudyPaths, saved_config
+from colorlib.stats import holm, paired_wilcoxon, percentile_interval
+from colorlib.study import conclusions
 from colorlib.study.page import write_page
 
 MODEL_ORDER = (*PRESETS, *BASELINES)
@@ -32,18 +41,30 @@ MODEL_ORDER = (*PRESETS, *BASELINES)
 
 @dataclass
 class Study:
-    """Everything the runs under one results folder wrote."""
+    """Everything the runs under one results folder wrote (one seed or several)."""
 
     paths: StudyPaths
-    summary: pd.DataFrame  # one row per model: metrics_{ID}.csv
-    per_image: pd.DataFrame  # metrics_per_image_{ID}.csv, all models
+    summary: pd.DataFrame  # one row per model, across seeds (= metrics_{ID}.csv for one seed)
+    per_image: pd.DataFrame  # one row per model, seed and test image
+    runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per (model, seed)
+    seeds: list[int] = field(default_factory=list)  # the seed trees; [] for a one-seed study
     histories: dict[str, pd.DataFrame] = field(default_factory=dict)
     predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     configs: dict[str, ExperimentConfig] = field(default_factory=dict)
+    draws: conclusions.Draws | None = None
 
     @property
     def models(self) -> list[str]:
         return list(self.summary["model"])
+
+    def run(self, model: str) -> RunPaths:
+        """The run whose figures stand for ``model`` (the first seed's)."""
+        tree = self.paths.seed_tree(self.seeds[0]) if self.seeds else self.paths
+        return tree.run(model)
+
+    def shown_per_image(self) -> pd.DataFrame:
+        """The per-image metrics of the runs whose predictions are shown (the first seed)."""
+        return self.per_image[self.per_image["seed"] == self.per_image["seed"].iloc[0]]
 
 
 def load_study(
@@ -51,11 +72,15 @@ def load_study(
     models_dir: str | os.PathLike = "models",
     models: list[str] | None = None,
 ) -> Study:
-    """Read every evaluated model under ``results_dir`` (or only ``models``), in study order."""
+    """Read every evaluated model under ``results_dir`` (or only ``models``), in study order;
+    a several-seed study from its seed trees."""
     paths = StudyPaths(results_dir, models_dir)
-    evaluated = set(paths.evaluated_models())
+    seeds = paths.seeds()
+    trees = [(s, paths.seed_tree(s)) for s in seeds] or [(None, paths)]
+    evaluated = {seed: set(tree.evaluated_models()) for seed, tree in trees}
+    union = set().union(*evaluated.values())
     # the study's order first, then custom experiments alphabetically
-    found = [m for m in MODEL_ORDER if m in evaluated] + sorted(evaluated - set(MODEL_ORDER))
+    found = [m for m in MODEL_ORDER if m in union] + sorted(union - set(MODEL_ORDER))
     chosen = [m for m in found if models is None or m in models]
     missing = sorted(set(models or []) - set(found))
     if missing or not chosen:
@@ -63,35 +88,88 @@ def load_study(
             f"no evaluation results for {missing or 'any model'} under {paths.results}; run "
             "run_all.py (or python -m colorlib evaluate --model ID) first"
         )
-    runs = [paths.run(m) for m in chosen]
-    summary = pd.concat([pd.read_csv(r.metrics_csv) for r in runs], ignore_index=True)
-    per_image = pd.concat([pd.read_csv(r.per_image_csv) for r in runs], ignore_index=True)
-    study = Study(paths, summary, per_image)
-    for m, run in zip(chosen, runs):
-        if run.history_csv.exists():
-            study.histories[m] = pd.read_csv(run.history_csv)
-        if run.predictions.exists():
-            with np.load(run.predictions, allow_pickle=False) as z:
-                study.predictions[m] = {k: z[k] for k in z.files}
-        cfg = saved_config(run)
-        if cfg is not None:
-            study.configs[m] = cfg
+    runs, per_image = [], []
+    study = Study(paths, pd.DataFrame(), pd.DataFrame(), seeds=seeds)
+    for seed, tree in trees:
+        for m in (m for m in chosen if m in evaluated[seed]):
+            run = tree.run(m)
+            cfg = saved_config(run)
+            run_seed = seed if seed is not None else (cfg.seed if cfg is not None else 42)
+            runs.append(pd.read_csv(run.metrics_csv).assign(seed=run_seed))
+            per_image.append(pd.read_csv(run.per_image_csv).assign(seed=run_seed))
+            if m in study.configs:
+                continue  # figures and configs: the first seed's run
+            if cfg is not None:
+                study.configs[m] = cfg
+            if run.history_csv.exists():
+                study.histories[m] = pd.read_csv(run.history_csv)
+            if run.predictions.exists():
+                with np.load(run.predictions, allow_pickle=False) as z:
+                    study.predictions[m] = {k: z[k] for k in z.files}
+    study.runs = pd.concat(runs, ignore_index=True)
+    study.per_image = pd.concat(per_image, ignore_index=True)
+    study.draws = conclusions.bootstrap(study.per_image)
+    study.summary = across_seeds(study.runs, study.draws, several=bool(seeds))
     return study
 
 
-def metrics_table(study: Study) -> pd.DataFrame:
-    """Means with 95 % CIs, the original's val_loss and the overall score, one row per model.
+def across_seeds(runs: pd.DataFrame, draws: conclusions.Draws, *, several: bool) -> pd.DataFrame:
+    """One summary row per model from its runs' rows (``metrics_{ID}.csv``, one per seed).
 
-    The overall score min–max normalises across every row shown, GRAY included (so a model
-    that scores below the gray baseline is visible as such).
+    Means are means over seeds of the per-seed test means. A one-seed study keeps each run's
+    own image-bootstrap intervals; several seeds get two-level intervals for the bootstrapped
+    metrics (none for the others). ``n_seeds`` and ``{metric}_seed_sd`` (sample standard
+    deviation over seeds, empty for one seed) are added.
+    """
+    rows = []
+    for model, group in runs.groupby("model", sort=False):
+        row: dict[str, object] = {"model": model}
+        for m in SUMMARY_METRICS:
+            row[m] = group[m].mean()
+            if not several:
+                row[f"{m}_ci_low"], row[f"{m}_ci_high"] = (
+                    group[f"{m}_ci_low"].iloc[0],
+                    group[f"{m}_ci_high"].iloc[0],
+                )
+            elif m in conclusions.BOOTSTRAPPED:
+                row[f"{m}_ci_low"], row[f"{m}_ci_high"] = percentile_interval(draws.means[m][model])
+            else:
+                row[f"{m}_ci_low"] = row[f"{m}_ci_high"] = np.nan
+        row |= {
+            "val_loss": group["val_loss"].mean(),
+            "n_images": int(group["n_images"].iloc[0]),
+            "lpips_backbone": group["lpips_backbone"].iloc[0],
+            "n_seeds": len(group),
+            "seeds": ",".join(str(s) for s in sorted(group["seed"])),
+        }
+        for m in conclusions.BOOTSTRAPPED:
+            row[f"{m}_seed_sd"] = group[m].std(ddof=1) if len(group) > 1 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics_table(study: Study) -> pd.DataFrame:
+    """``metrics_comparison.csv``: means with 95 % intervals, the original's val_loss and
+    overall score, the number of seeds and the across-seed standard deviations, and each
+    model's PSNR / ΔE00 difference to GRAY; one row per model.
+
+    The overall score is the original's: min–max normalised across the trained configurations
+    only. GRAY (and any baseline) keeps its raw metrics and has no score.
     """
     t = study.summary.set_index("model")
     out = t[[*METRICS, "colorfulness_pred", "val_loss"]].copy()
-    out["overall_score"] = overall_score(t[list(METRICS)])
+    trained = [m for m in t.index if m not in BASELINES]
+    out["overall_score"] = overall_score(t.loc[trained, list(METRICS)]).reindex(t.index)
     for m in (*METRICS, "colorfulness_pred"):
         out[f"{m}_95ci"] = [
             f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(t[f"{m}_ci_low"], t[f"{m}_ci_high"])
         ]
+    out["n_seeds"] = t["n_seeds"]
+    for m in conclusions.BOOTSTRAPPED:
+        out[f"{m}_seed_sd"] = t[f"{m}_seed_sd"]
+    gray = next((b for b in BASELINES if b in t.index), None)
+    for m in ("psnr", "ciede2000"):
+        out[f"{m}_vs_gray"] = t[m] - t.loc[gray, m] if gray else np.nan
     return out
 
 
@@ -105,7 +183,7 @@ def inference_table(study: Study) -> pd.DataFrame:
         if cfg is not None and m not in BASELINES:
             with torch.device("meta"):
                 params = count_parameters(UnetGenerator(cfg.image_size, cfg.ngf))
-        ckpt = study.paths.run(m).best
+        ckpt = study.run(m).best
         rows.append(
             {
                 "model": m,
@@ -213,10 +291,28 @@ def write_report(
     write_csv(colorfulness_test(study), files["colorfulness_test"], index=False)
     reference = "A" if "A" in study.models else study.models[0]
     write_csv(paired_tests(study, reference), files["paired"], index=False)
+    ranking = conclusions.ranking_stability(study.draws)
+    write_csv(ranking, files["ranking"], index=False)
+    write_csv(
+        conclusions.comparisons(study.summary, study.draws), files["comparisons"], index=False
+    )
+    summary = study.summary.assign(overall_score=table["overall_score"].to_numpy())
+    claims = conclusions.claims(summary, study.draws, ranking)
+    write_csv(claims, files["claims"], index=False)
+    if study.seeds:  # the across-seed result under the study's own names
+        for model in study.models:
+            run = study.paths.run(model)
+            write_csv(study.summary[study.summary["model"] == model], run.metrics_csv, index=False)
+            rows = study.per_image[study.per_image["model"] == model]
+            write_csv(rows, run.per_image_csv, index=False)
     figures = {
         "Test-set metrics (mean, 95 % bootstrap CI)": files["bars"],
         "Validation L1 and generator loss per epoch": files["history"],
         "Colourfulness against accuracy": files["colorfulness_plot"],
     }
-    write_page(study, table, figures, files["page"])
+    tables = {
+        "Ranking stability (share of bootstrap draws ranked first; 95 % rank interval)": ranking,
+        "The original study's claims, measured": claims,
+    }
+    write_page(study, table, figures, files["page"], tables)
     return files

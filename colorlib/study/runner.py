@@ -9,7 +9,11 @@ shim over it) call :func:`run_study`.
 * one failing configuration does not stop the others: its executed notebook and traceback
   are kept in ``results/{ID}/``, the summary table and the exit code say what failed;
 * progress: which model, which epoch, elapsed time and a remaining-time estimate;
-* ``--jobs N`` runs configurations in parallel, one GPU each where there are several.
+* ``--jobs N`` runs configurations in parallel, one GPU each where there are several;
+* ``--seeds 42,43,44`` replicates every configuration over training seeds: each (configuration,
+  seed) is its own resumable, skippable run in the seed's tree (``results/seed_{S}/``,
+  :class:`colorlib.runs.StudyPaths`), all seeds share the validation split, and the evaluation
+  step reports across-seed statistics.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.config import BASELINES, PRESETS, PROFILES, ExperimentConfig
+from colorlib.config import BASELINES, PRESETS, PROFILES, SPLIT_SEED, ExperimentConfig
 from colorlib.paths import under_root
 from colorlib.runs import StudyPaths, exclusive, is_complete
 from colorlib.study.experiment import build_config
@@ -45,6 +49,20 @@ class Outcome:
     seconds: float
     detail: str = ""
     error_file: Path | None = None  # the traceback of a failed step
+    seed: int | None = None  # in a several-seed study
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One configuration trained with one seed: a run of its own (the study's unit of work)."""
+
+    model: str
+    seed: int | None  # None: a one-seed study (its seed is in the config)
+    study: StudyPaths  # the tree the run writes into
+
+    @property
+    def label(self) -> str:
+        return self.model if self.seed is None else f"{self.model} seed {self.seed}"
 
 
 class Progress:
@@ -104,6 +122,7 @@ def run_study(
     data: str = "sample",
     profile: str = "smoke",
     models: tuple[str, ...] = ALL_MODELS,
+    seeds: tuple[int, ...] = (42,),
     force: bool = False,
     device: str = "auto",
     jobs: int = 1,
@@ -112,42 +131,66 @@ def run_study(
     cache_dir: str = "data/cache",
     overrides: dict[str, Any] | None = None,
 ) -> list[Outcome]:
-    """Run the study; returns one :class:`Outcome` per model (plus the evaluation step)."""
+    """Run the study; returns one :class:`Outcome` per model and seed (plus the evaluation)."""
     unknown = sorted(set(models) - set(ALL_MODELS))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {list(ALL_MODELS)}")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be one or more distinct integers; got {seeds}")
+    if "seed" in (overrides or {}):
+        raise ValueError("set the training seed(s) with seeds=... (--seeds), not an override")
     study = StudyPaths(under_root(results_dir), under_root(models_dir))
+    several = len(seeds) > 1
+    _check_layout(study, several, models)
     # papermill writes parameters as Python literals: tuples travel as lists
     shared = {k: list(v) if isinstance(v, tuple) else v for k, v in (overrides or {}).items()}
-    shared |= dict(
-        device=device,
-        models_dir=str(study.models),
-        results_dir=str(study.results),
-        cache_dir=str(under_root(cache_dir)),
-        split_file=str(study.split),
-    )
-    params = {
-        m: dict(model_id=m, profile=profile, data_dir=data, overrides=dict(shared), resume=True)
-        for m in models
-    }
+    shared |= dict(device=device, cache_dir=str(under_root(cache_dir)), split_file=str(study.split))
+    units, params, configs = [], {}, {}
+    for seed in seeds:
+        tree = study.seed_tree(seed) if several else study
+        for m in models:
+            unit = Unit(m, seed if several else None, tree)
+            where = dict(models_dir=str(tree.models), results_dir=str(tree.results), seed=seed)
+            p = dict(
+                model_id=m, profile=profile, data_dir=data, overrides=shared | where, resume=True
+            )
+            units.append(unit)
+            params[unit] = p
     # validate everything before the first minute of compute
-    configs = {
-        m: build_config(p["model_id"], p["profile"], p["data_dir"], p["overrides"])
-        for m, p in params.items()
-    }
+    for unit, p in params.items():
+        configs[unit] = build_config(p["model_id"], p["profile"], p["data_dir"], p["overrides"])
     check_parameters(TRAIN.path, next(iter(params.values())))
 
-    label = f"profile {profile}, data {data}"
+    label = f"profile {profile}, data {data}" + (f", seeds {list(seeds)}" if several else "")
     with exclusive(study.results, what=f"a study ({label})"):
-        return _run(study, params, configs, force=force, device=device, jobs=jobs, label=label)
+        return _run(study, units, params, configs, force=force, device=device, jobs=jobs,
+                    label=label)  # fmt: skip
+
+
+def _check_layout(study: StudyPaths, several: bool, models: tuple[str, ...]) -> None:
+    """A one-seed study and a several-seed study do not share a results folder: the one keeps
+    its runs where the other keeps its across-seed results."""
+    if several:
+        one_seed = [m for m in models if study.run(m).run_json.exists()]
+        if one_seed:
+            raise FileExistsError(
+                f"{study.results} holds a one-seed study (e.g. {study.run(one_seed[0]).results}); "
+                "a several-seed study needs its own folder: pass --results-dir and --models-dir"
+            )
+    elif study.seeds():
+        raise FileExistsError(
+            f"{study.results} holds a several-seed study (seed_{study.seeds()[0]}/, ...); run "
+            "it with its --seeds, or pass another --results-dir and --models-dir"
+        )
 
 
 def _run(
     study: StudyPaths,
-    params: dict[str, dict[str, Any]],
-    configs: dict[str, ExperimentConfig],
+    units: list[Unit],
+    params: dict[Unit, dict[str, Any]],
+    configs: dict[Unit, ExperimentConfig],
     *,
     force: bool,
     device: str,
@@ -155,55 +198,62 @@ def _run(
     label: str,
 ) -> list[Outcome]:
     """The study proper, its parameters checked and its results folder held."""
-    models = list(params)
     data = next(iter(params.values()))["data_dir"]
-    print(f"study: {len(models)} configuration(s), {label}", flush=True)
+    print(f"study: {len(units)} run(s), {label}", flush=True)
+    cfg = next(iter(configs.values()))  # the data fields are the same for every run
     execute(
         SPLIT,
         study.results / SPLIT.name,
-        dict(data_dir=data, split_file=str(study.split), n_val=250, seed=42),
+        dict(
+            data_dir=data,
+            split_file=str(study.split),
+            n_val=cfg.val_holdout or 250,
+            seed=SPLIT_SEED,
+            train_splits=list(cfg.train_splits),
+        ),
     )
 
     gpus = _gpus(device)
-    progress = Progress(len(models), next(iter(configs.values())).epochs)
+    progress = Progress(len(units), next(iter(configs.values())).epochs)
     watcher = threading.Thread(target=progress.loop, daemon=True)
     watcher.start()
 
-    def one(index: int, model: str) -> Outcome:
-        cfg = configs[model]
-        paths = study.run(model)
+    def one(index: int, unit: Unit) -> Outcome:
+        cfg = configs[unit]
+        paths = unit.study.run(unit.model)
+        name = unit.label
         if is_complete(cfg) and not force:
-            progress.done(model, 0.0, trained=False)
-            progress.report(f"{model}: complete for this config, skipped")
-            return Outcome(model, "skipped", 0.0)
+            progress.done(name, 0.0, trained=False)
+            progress.report(f"{name}: complete for this config, skipped")
+            return Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
         if force:
             shutil.rmtree(paths.models, ignore_errors=True)
             shutil.rmtree(paths.results, ignore_errors=True)
-        p = dict(params[model])
+        p = dict(params[unit])
         if gpus > 1:  # where, not what: the run stays the same run (colorlib.config.HOW_FIELDS)
             p["overrides"] = p["overrides"] | {"device": f"cuda:{index % gpus}"}
-        if model not in BASELINES:
-            progress.watch(model, paths.history_csv)
-        progress.report(f"{model}: started" + (" (resuming)" if paths.state.exists() else ""))
+        if unit.model not in BASELINES:
+            progress.watch(name, paths.history_csv)
+        progress.report(f"{name}: started" + (" (resuming)" if paths.state.exists() else ""))
         start = time.monotonic()
         try:
             execute(TRAIN, paths.notebook, p)
         except Exception as err:  # keep going: every failure is reported at the end
             seconds = time.monotonic() - start
             write_text(paths.error, traceback.format_exc())
-            progress.done(model, seconds, trained=False)
-            progress.report(f"{model}: FAILED ({type(err).__name__}); see {paths.error}")
+            progress.done(name, seconds, trained=False)
+            progress.report(f"{name}: FAILED ({type(err).__name__}); see {paths.error}")
             detail = str(err).strip().splitlines()[-1][:200]
-            return Outcome(model, "failed", seconds, detail, paths.error)
+            return Outcome(unit.model, "failed", seconds, detail, paths.error, unit.seed)
         seconds = time.monotonic() - start
         paths.error.unlink(missing_ok=True)
-        progress.done(model, seconds, trained=True)
-        progress.report(f"{model}: done in {_fmt(seconds)}")
-        return Outcome(model, "done", seconds)
+        progress.done(name, seconds, trained=True)
+        progress.report(f"{name}: done in {_fmt(seconds)}")
+        return Outcome(unit.model, "done", seconds, seed=unit.seed)
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            outcomes = list(pool.map(one, range(len(models)), models))
+            outcomes = list(pool.map(one, range(len(units)), units))
     finally:
         progress.stop.set()
 
@@ -234,13 +284,20 @@ def write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
-def summary_table(outcomes: list[Outcome], results_dir: str = "results") -> pd.DataFrame:
-    """Status and wall time per step, with the headline metrics where they exist."""
-    study = StudyPaths(under_root(results_dir), "models")
+def summary_table(
+    outcomes: list[Outcome], results_dir: str = "results", models_dir: str = "models"
+) -> pd.DataFrame:
+    """Status and wall time per run, with the headline metrics where they exist."""
+    study = StudyPaths(under_root(results_dir), under_root(models_dir))
+    several = any(o.seed is not None for o in outcomes)
     rows = []
     for o in outcomes:
-        row: dict[str, Any] = {"model": o.model, "status": o.status, "wall_s": round(o.seconds, 1)}
-        csv = study.run(o.model).metrics_csv
+        row: dict[str, Any] = {"model": o.model}
+        if several:
+            row["seed"] = "" if o.seed is None else o.seed
+        row |= {"status": o.status, "wall_s": round(o.seconds, 1)}
+        tree = study.seed_tree(o.seed) if o.seed is not None else study
+        csv = tree.run(o.model).metrics_csv
         if o.status != "failed" and csv.exists():
             m = pd.read_csv(csv).iloc[0]
             row |= {k: round(float(m[k]), 4) for k in ("psnr", "ssim", "ciede2000", "lpips")}

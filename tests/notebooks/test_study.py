@@ -5,10 +5,13 @@ import stat
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from colorlib.config import PRESETS
+from colorlib.metrics import overall_score
 from colorlib.paths import project_root
 
 
@@ -61,6 +64,10 @@ def test_run_all_smoke_produces_every_output(tmp_path):
     assert not missing
     table = pd.read_csv(ev / "metrics_comparison.csv", index_col=0)
     assert list(table.index) == [*PRESETS, "GRAY"]
+    _check_overall_score(table)
+    ranking = pd.read_csv(ev / "ranking_stability.csv")
+    assert list(ranking["model"]) == list(PRESETS)
+    assert ranking["p_first"].sum() == pytest.approx(1.0)
     assert "Evaluate" in done.stdout and "failed" not in done.stdout
     # every file of the study, executed notebooks included, gets 0666 & ~umask
     umask = os.umask(0)
@@ -71,6 +78,56 @@ def test_run_all_smoke_produces_every_output(tmp_path):
     # a second run skips what is complete
     again = _run_all(tmp_path, "--models", "A,GRAY")
     assert again.returncode == 0 and again.stdout.count("skipped") >= 2
+
+
+def _check_overall_score(table: pd.DataFrame) -> None:
+    """The original's formula over the trained configurations' metric columns gives the
+    reported score; GRAY has none, and every row has its difference to GRAY."""
+    trained = table.drop(index="GRAY")
+    recomputed = overall_score(trained[["psnr", "ssim", "ciede2000", "lpips"]])
+    np.testing.assert_allclose(trained["overall_score"], recomputed, rtol=0, atol=1e-12)
+    assert pd.isna(table.loc["GRAY", "overall_score"])
+    np.testing.assert_allclose(table["psnr_vs_gray"], table["psnr"] - table.loc["GRAY", "psnr"])
+
+
+def test_run_all_over_two_seeds(tmp_path):
+    done = _run_all(tmp_path, "--seeds", "1,2", "--models", "A,B,E,GRAY")
+    assert done.returncode == 0, done.stdout + done.stderr
+    results, models = tmp_path / "results", tmp_path / "models"
+    per_seed = {}
+    for seed in (1, 2):
+        tree = results / f"seed_{seed}"
+        assert (models / f"seed_{seed}" / "A" / "best_model.pt").is_file()
+        assert (tree / "B" / "model_B.ipynb").is_file()
+        per_seed[seed] = pd.read_csv(tree / "A" / "metrics_A.csv").iloc[0]
+        assert pd.read_json(tree / "A" / "run.json", typ="series")["seed"] == seed
+    assert per_seed[1]["psnr"] != per_seed[2]["psnr"]  # two trainings, not one twice
+    across = pd.read_csv(results / "A" / "metrics_A.csv").iloc[0]
+    assert across["n_seeds"] == 2
+    assert across["psnr"] == pytest.approx((per_seed[1]["psnr"] + per_seed[2]["psnr"]) / 2)
+    sd = np.std([per_seed[1]["psnr"], per_seed[2]["psnr"]], ddof=1)
+    assert across["psnr_seed_sd"] == pytest.approx(sd)
+    rows = pd.read_csv(results / "A" / "metrics_per_image_A.csv")
+    assert sorted(rows["seed"].unique()) == [1, 2] and len(rows) == 2 * across["n_images"]
+
+    ev = results / "Evaluate"
+    table = pd.read_csv(ev / "metrics_comparison.csv", index_col=0)
+    assert (table["n_seeds"] == 2).all()
+    assert {f"{m}_seed_sd" for m in ("psnr", "ssim", "ciede2000", "lpips")} <= set(table.columns)
+    _check_overall_score(table)
+    ranking = pd.read_csv(ev / "ranking_stability.csv")
+    assert list(ranking.columns[:5]) == ["model", "p_first", "rank_mean", "rank_low", "rank_high"]
+    assert list(ranking["model"]) == ["A", "B", "E"]
+    assert (ev / "claims.csv").is_file() and (ev / "report.html").is_file()
+    comparisons = pd.read_csv(ev / "seed_comparisons.csv")
+    assert set(comparisons["reference"]) == {"A", "GRAY"} and (comparisons["n_seeds"] == 2).all()
+
+    # every (configuration, seed) is a unit: a rerun skips each; a one-seed study may not
+    # write into this folder
+    again = _run_all(tmp_path, "--seeds", "1,2", "--models", "A")
+    assert again.returncode == 0 and again.stdout.count("skipped") == 2
+    mixed = _run_all(tmp_path, "--models", "A")
+    assert mixed.returncode == 2 and "holds a several-seed study" in mixed.stderr
 
 
 def test_one_failure_does_not_stop_the_others(tmp_path):

@@ -112,7 +112,12 @@ def test_switches_turn_steps_off():
         # rotation: the same bilinear sampling; torchvision rounds to uint8 (max 0.5 level)
         ("rotation", dataclasses.replace(NO_AUGMENTATION, rotation_deg=15.0), 1.5, 0.51),
         # jitter: torchvision truncates to uint8 after each of the four steps
-        ("jitter", dataclasses.replace(STUDY, hflip=False, rotation_deg=0.0, translate=0.0), 2.0, 6),
+        (
+            "jitter",
+            dataclasses.replace(STUDY, hflip=False, rotation_deg=0.0, translate=0.0),
+            2.0,
+            6,
+        ),
     ],
 )
 def test_same_parameters_give_the_reference_pixels(bsds_train, name, aug, mean_tol, inner_max_tol):

@@ -103,3 +103,14 @@ def test_learning_rate_factor_of_every_epoch(epochs, decay_start, factors):
     assert got[decay_start - 1] == 1.0 and got[decay_start] < 1.0
     # the ramp over the decay epochs is linear and would reach 0 one half-epoch after the last
     assert got[-1] == pytest.approx(0.5 / (epochs - decay_start))
+
+
+def test_seed_lists_parse_or_fail_with_usage_errors():
+    import argparse
+
+    from colorlib.cli import seed_list
+
+    assert seed_list("42,43, 44") == (42, 43, 44)
+    for bad in ("", "1,1", "a,2"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            seed_list(bad)

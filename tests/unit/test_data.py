@@ -254,3 +254,23 @@ def test_dataset_samples_and_seeded_augmentation():
 def test_dataset_rejects_wrong_arrays():
     with pytest.raises(ValueError, match=r"uint8 \(N, S, S, 3\)"):
         ColorizationDataset(np.zeros((2, 8, 8, 3), np.float32))
+
+
+def test_split_holds_out_of_train_and_val_when_both_are_trained_on(sample, tmp_path):
+    """The dataset's val/ folder is the validation set unless training uses it too; the held-out
+    split depends on SPLIT_SEED only, so replicates over training seeds share it."""
+    from colorlib.config import make_config
+    from colorlib.data import create_validation_split, training_files
+
+    own = create_validation_split(sample, tmp_path / "own.json")
+    assert own["method"] == "the dataset's val/ folder"
+    both = create_validation_split(
+        sample, tmp_path / "both.json", n_val=5, train_splits=("train", "val")
+    )
+    assert both["method"] == "5 held out, seed 42" and len(both["val"]) == 5
+    assert not set(both["val"]) & set(both["train"])
+    assert len(both["train"]) + 5 == len(own["train"]) + len(own["val"])
+    cfg = make_config(
+        "A", "cpu", data_dir=str(sample), train_splits=("train", "val"), val_holdout=5
+    )
+    assert training_files(cfg) == training_files(cfg.replace(seed=7))
