@@ -92,7 +92,11 @@ def test_train_then_evaluation_notebooks(tmp_path):
     )
     files = study.report()
     table = pd.read_csv(files["metrics"], index_col=0)
-    assert list(table.index) == ["A", "B", "GRAY"] and table["overall_score"].between(0, 1).all()
+    assert list(table.index) == ["A", "B", "GRAY"]
+    assert table["overall_score"][["A", "B"]].between(0, 1).all()  # trained configurations
+    assert pd.isna(table.loc["GRAY", "overall_score"])
+    for key in ("ranking", "claims", "comparisons"):
+        assert files[key].stat().st_size > 0
     inference = pd.read_csv(files["inference"])
     assert inference.set_index("model").loc["A", "parameters"] == 261_202
     paired = pd.read_csv(files["paired"])
