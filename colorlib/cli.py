@@ -66,10 +66,14 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from colorlib.runtime import Ranks
     from colorlib.training import train
 
     cfg = _config(args)
-    history = train(cfg, resume=args.resume, progress=not args.quiet)
+    main = Ranks.from_env().main  # under torchrun: rank 0 reports
+    history = train(cfg, resume=args.resume, progress=not args.quiet and main)
+    if not main:
+        return 0
     best = history.loc[history["val_l1"].idxmin()]
     print(
         f"{cfg.model_id}: {len(history)} epochs, best val L1 {best['val_l1']:.4f} "
@@ -80,7 +84,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from colorlib.evaluation import evaluate
+    from colorlib.runtime import Ranks
 
+    if not Ranks.from_env().main:  # under torchrun: rank 0 evaluates, the metrics of one process
+        return 0
     table = evaluate(_evaluate_config(args), checkpoint=args.checkpoint)
     cols = ["model", "psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred", "val_loss"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -8,6 +8,7 @@ import os
 import platform
 import random
 import subprocess
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,49 @@ def hardware_info() -> dict[str, Any]:
     else:
         info["bf16_supported"] = False
     return info
+
+
+# --- data-parallel runs (torchrun) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in a data-parallel run started by ``torchrun`` (which sets
+    ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``); a plain process is rank 0 of 1."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that writes the run's files."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @classmethod
+    def from_env(cls) -> Ranks:
+        env = os.environ
+        return cls(
+            int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0))
+        )
+
+
+def join_process_group(device: torch.device) -> tuple[Ranks, torch.device]:
+    """Under ``torchrun``: join its process group (NCCL on CUDA, gloo on the CPU) once, and
+    give each rank its own GPU (``cuda:LOCAL_RANK``). A plain process gets ``Ranks()`` and
+    ``device`` unchanged."""
+    ranks = Ranks.from_env()
+    if not ranks.distributed:
+        return ranks, device
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", ranks.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return ranks, device

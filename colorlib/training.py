@@ -30,6 +30,7 @@ from colorlib.data import (
     ColorizationDataset,
     evaluation_files,
     load_training_data,
+    sample_seed,
 )
 from colorlib.losses import (
     VGG16PerceptualLoss,
@@ -40,7 +41,13 @@ from colorlib.losses import (
 from colorlib.networks import PatchDiscriminator, UnetGenerator
 from colorlib.plots import plot_history, sample_grid
 from colorlib.runs import RunPaths, exclusive, record_run
-from colorlib.runtime import rng_state, seed_everything, select_device, set_rng_state
+from colorlib.runtime import (
+    join_process_group,
+    rng_state,
+    seed_everything,
+    select_device,
+    set_rng_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +108,18 @@ def build_networks(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
 
 
 class Trainer:
-    """Trains one configuration; ``fit()`` runs (or resumes) it to the end."""
+    """Trains one configuration; ``fit()`` runs (or resumes) it to the end.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains data-parallel: ``batch_size`` stays the
+    global batch and each rank takes a disjoint slice of every batch of the same seeded epoch
+    permutation; G and D are wrapped in ``DistributedDataParallel`` (BatchNorm synchronised
+    across ranks with ``SyncBatchNorm`` on CUDA; on the CPU with gloo each rank normalises over
+    its own slice and rank 0's running statistics are broadcast at every forward and after
+    every epoch); the logged losses are averaged over all samples of all ranks; a non-finite
+    loss on any rank stops every rank; rank 0 alone writes checkpoints, histories, figures and
+    ``run.json`` (which records the world size), and every rank resumes from that state (a
+    different world size is refused). Each rank has its own dropout stream.
+    """
 
     def __init__(
         self, cfg: ExperimentConfig, *, progress: bool = True, networks: Networks | None = None
@@ -115,10 +133,14 @@ class Trainer:
         self.cfg = cfg
         self.paths = RunPaths.of(cfg)
         self.progress = progress
-        self.device = select_device(cfg.device)
+        self.ranks, self.device = join_process_group(select_device(cfg.device))
         self.cuda = self.device.type == "cuda"
         seed_everything(cfg.seed)
         self.nets = networks or build_networks(cfg, self.device)
+        # what the training forward passes call: DDP wrappers when data-parallel
+        self.train_G, self.train_D = self.G, self.D
+        if self.ranks.distributed:
+            self._data_parallel()
         betas = (cfg.beta1, cfg.beta2)
         fused = cfg.fused_adam or None  # None: torch's default (foreach)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas, fused=fused)
@@ -138,6 +160,26 @@ class Trainer:
         self.best_epoch = 0
         self.elapsed = 0.0
 
+    def _data_parallel(self) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        world = self.ranks.world_size
+        if self.cfg.batch_size % world:
+            raise ValueError(
+                f"batch_size {self.cfg.batch_size} (the global batch) does not split into "
+                f"{world} equal per-rank slices; choose a multiple of {world}"
+            )
+        devices = [self.device.index] if self.cuda else None
+        if self.cuda:
+            self.nets.G = nn.SyncBatchNorm.convert_sync_batchnorm(self.nets.G)
+            if self.nets.D is not None:
+                self.nets.D = nn.SyncBatchNorm.convert_sync_batchnorm(self.nets.D)
+        self.train_G = DistributedDataParallel(self.nets.G, device_ids=devices)
+        if self.nets.D is not None:
+            self.train_D = DistributedDataParallel(self.nets.D, device_ids=devices)
+        # the same initial weights everywhere (DDP broadcasts rank 0's); dropout per rank
+        torch.manual_seed(sample_seed(self.cfg.seed, -1, self.ranks.rank))
+
     @property
     def G(self) -> nn.Module:
         return self.nets.G
@@ -155,6 +197,8 @@ class Trainer:
     def fit(self, *, resume: bool = False) -> pd.DataFrame:
         """Train to ``cfg.epochs`` (resuming the saved state when ``resume``), holding the run's
         folders for the whole time (:func:`colorlib.runs.exclusive`)."""
+        if not self.ranks.main:  # rank 0 holds the folders for the whole run
+            return self._fit(resume)
         with exclusive(self.paths.models, self.paths.results, what=f"training {self.cfg.model_id}"):
             return self._fit(resume)
 
@@ -188,6 +232,8 @@ class Trainer:
             val_l1 = self._validate(val_batches)
             self.elapsed += time.perf_counter() - start
             self._end_epoch(sums, val_l1, time.perf_counter() - start, val_batches)
+        if self.ranks.distributed:
+            self._check_replicas()
         self._write_provenance(status="complete", n_train=len(train), n_val=len(val))
         return pd.DataFrame(self.history)
 
@@ -197,9 +243,21 @@ class Trainer:
         order = torch.randperm(
             len(dataset), generator=torch.Generator().manual_seed(cfg.seed + self.epoch)
         )
-        batches = dataset.batches(
-            cfg.batch_size, order=order.tolist(), device=self.device, num_workers=cfg.num_workers
-        )
+        if self.ranks.distributed:  # this rank's slice of every batch of the permutation
+            world, rank = self.ranks.world_size, self.ranks.rank
+            share = [c.tensor_split(world)[rank].tolist() for c in order.split(cfg.batch_size)]
+            batches = dataset.batches(
+                batch_indices=[b for b in share if b],
+                device=self.device,
+                num_workers=cfg.num_workers,
+            )
+        else:
+            batches = dataset.batches(
+                cfg.batch_size,
+                order=order.tolist(),
+                device=self.device,
+                num_workers=cfg.num_workers,
+            )
         self.G.train()
         if self.D is not None:
             self.D.train()
@@ -219,6 +277,9 @@ class Trainer:
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v * n
             bar.set_postfix({k: f"{v / seen:.4f}" for k, v in sums.items()})
+        if self.ranks.distributed:
+            sums, seen = self._sum_over_ranks(sums, seen)
+            self._share_buffers()
         return {k: v / seen for k, v in sums.items()}
 
     def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
@@ -228,12 +289,12 @@ class Trainer:
         self.step += 1
         out: dict[str, float] = {}
         with self._autocast():
-            fake = self.G(L)
+            fake = self.train_G(L)
         if self.D is not None:
             self.D.requires_grad_(True)
             self.opt_D.zero_grad(set_to_none=True)
             with self._autocast():
-                loss_D = discriminator_loss(self.D, L, ab, fake)
+                loss_D = discriminator_loss(self.train_D, L, ab, fake)
             self._check_finite("discriminator", loss_D)
             loss_D.backward()
             self.opt_D.step()
@@ -291,8 +352,13 @@ class Trainer:
         )
         generator = {k: v.detach().cpu() for k, v in self.G.state_dict().items()}
         meta = {"epoch": self.epoch, "val_l1": val_l1, "weights_sources": self._sources()}
-        if val_l1 < self.best_val:
+        rng = self._rng_states()  # every rank's (a collective when data-parallel)
+        improved = val_l1 < self.best_val
+        if improved:
             self.best_val, self.best_epoch = val_l1, self.epoch
+        if not self.ranks.main:
+            return
+        if improved:
             save_checkpoint(self.paths.best, "generator", cfg, generator=generator, **meta)
         if self.epoch % cfg.checkpoint_every == 0 or self.epoch == cfg.epochs:
             save_checkpoint(
@@ -303,7 +369,7 @@ class Trainer:
         write_csv(history, self.paths.history_csv, index=False)
         plot_history(history, self.paths.history_png, f"{cfg.model_id}: training history")
         # the training state is written last: it is the commit point of the epoch
-        save_checkpoint(self.paths.state, "training_state", cfg, **self._state(generator))
+        save_checkpoint(self.paths.state, "training_state", cfg, **self._state(generator, rng))
 
     def _val_samples(self, val_batches) -> None:
         cfg = self.cfg
@@ -322,7 +388,19 @@ class Trainer:
 
     # --- state ------------------------------------------------------------------------------
 
-    def _state(self, generator: dict[str, torch.Tensor]) -> dict[str, Any]:
+    def _rng_states(self) -> list[dict[str, Any]]:
+        """Every rank's RNG state, in rank order (this process's alone when not parallel)."""
+        if not self.ranks.distributed:
+            return [rng_state()]
+        import torch.distributed as dist
+
+        states: list[Any] = [None] * self.ranks.world_size
+        dist.all_gather_object(states, rng_state())
+        return states
+
+    def _state(
+        self, generator: dict[str, torch.Tensor], rng: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         state = {
             "epoch": self.epoch,
             "step": self.step,
@@ -333,9 +411,11 @@ class Trainer:
             "best_val": self.best_val,
             "best_epoch": self.best_epoch,
             "elapsed": self.elapsed,
-            "rng": rng_state(),
+            "rng": rng[0],
             "weights_sources": self._sources(),
         }
+        if self.ranks.distributed:
+            state |= {"world_size": self.ranks.world_size, "rng_ranks": rng}
         if self.D is not None:
             state |= {
                 "discriminator": self.D.state_dict(),
@@ -353,6 +433,13 @@ class Trainer:
                 f"{path} was written by a different configuration (differs in {changed}); "
                 f"resume with the same settings, or delete {self.paths.models} to start over"
             )
+        saved_world = blob.get("world_size", 1)
+        if saved_world != self.ranks.world_size:
+            raise ValueError(
+                f"{path} was trained by {saved_world} process(es); resume it with "
+                f"{saved_world} (torchrun --nproc_per_node={saved_world}), not "
+                f"{self.ranks.world_size}, or delete {self.paths.models} to start over"
+            )
         self.G.load_state_dict(blob["generator"])
         self.opt_G.load_state_dict(blob["opt_G"])
         self.sched_G.load_state_dict(blob["sched_G"])
@@ -364,13 +451,15 @@ class Trainer:
         self.history = list(blob["history"])
         self.best_val, self.best_epoch = blob["best_val"], blob["best_epoch"]
         self.elapsed = blob["elapsed"]
-        set_rng_state(blob["rng"])
+        set_rng_state(blob["rng_ranks"][self.ranks.rank] if "rng_ranks" in blob else blob["rng"])
         log.info("resumed %s after epoch %d (step %d)", self.cfg.model_id, self.epoch, self.step)
 
     def _sources(self) -> dict[str, str]:
         return {"vgg16": self.perceptual.weights_source.describe()} if self.perceptual else {}
 
     def _write_provenance(self, *, status: str, n_train: int, n_val: int) -> None:
+        if not self.ranks.main:
+            return
         record_run(
             self.cfg,
             self.device,
@@ -387,6 +476,7 @@ class Trainer:
             best_val_l1=self.best_val if self.best_epoch else None,
             best_epoch=self.best_epoch,
             train_wall_time_s=round(self.elapsed, 3),
+            world_size=self.ranks.world_size,
         )
 
     # --- helpers ----------------------------------------------------------------------------
@@ -410,11 +500,63 @@ class Trainer:
         )
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
+        bad = not torch.isfinite(loss)
+        where = ""
+        if self.ranks.distributed:  # every rank stops when any rank's loss is not finite
+            import torch.distributed as dist
+
+            flags = torch.zeros(self.ranks.world_size, device=self.device)
+            flags[self.ranks.rank] = float(bad)
+            dist.all_reduce(flags)
+            bad = bool(flags.any())
+            where = f" on rank(s) {flags.nonzero().flatten().tolist()}"
+        if bad:
             kept = self.paths.state if self.paths.state.exists() else "none yet"
             raise NonFiniteLossError(
-                f"{self.cfg.model_id}: non-finite {which} loss ({loss.item()}) at epoch "
-                f"{self.epoch + 1}, step {self.step}; last good training state kept: {kept}"
+                f"{self.cfg.model_id}: non-finite {which} loss{where} at epoch "
+                f"{self.epoch + 1}, step {self.step} (this rank: {loss.item()}); last good "
+                f"training state kept: {kept}"
+            )
+
+    # --- data-parallel helpers --------------------------------------------------------------
+
+    def _sum_over_ranks(self, sums: dict[str, float], seen: int) -> tuple[dict[str, float], int]:
+        """Loss sums and sample counts added over all ranks (the same keys on every rank)."""
+        import torch.distributed as dist
+
+        keys = sorted(sums)
+        t = torch.tensor([sums[k] for k in keys] + [seen], dtype=torch.float64)
+        t = t.to(self.device)
+        dist.all_reduce(t)
+        values = t.cpu().tolist()
+        return dict(zip(keys, values[:-1])), int(values[-1])
+
+    def _share_buffers(self) -> None:
+        """Rank 0's BatchNorm running statistics to every rank: after an epoch every rank
+        holds exactly rank 0's networks (validation, checkpoints, the next epoch)."""
+        import torch.distributed as dist
+
+        for net in (self.G, self.D):
+            if net is not None:
+                for buffer in net.buffers():
+                    dist.broadcast(buffer, 0)
+
+    def _check_replicas(self) -> None:
+        """Every rank ends with rank 0's weights, or the run is wrong: refuse to call it done."""
+        import torch.distributed as dist
+
+        nets = [n for n in (self.G, self.D) if n is not None]
+        mine = torch.cat(
+            [t.detach().double().flatten() for n in nets for t in n.state_dict().values()]
+        )
+        reference = mine.clone()
+        dist.broadcast(reference, 0)
+        same = torch.tensor([float(torch.equal(mine, reference))], device=self.device)
+        dist.all_reduce(same, op=dist.ReduceOp.MIN)
+        if not same.item():
+            raise RuntimeError(
+                f"{self.cfg.model_id}: the ranks' networks differ after training; the "
+                "data-parallel run is not consistent and is not recorded as complete"
             )
 
 

@@ -69,24 +69,33 @@ class ColorizationDataset(torch.utils.data.Dataset):
 
     def batches(
         self,
-        batch_size: int,
+        batch_size: int | None = None,
         *,
         order: Sequence[int] | None = None,
+        batch_indices: Sequence[Sequence[int]] | None = None,
         device: torch.device | str = "cpu",
         num_workers: int = 0,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """``(L, ab)`` batches on ``device``, in ``order`` (default: dataset order).
+        """``(L, ab)`` batches on ``device``: ``batch_size`` samples at a time in ``order``
+        (default: dataset order), or exactly the given ``batch_indices`` (one list per batch:
+        a rank's share of a data-parallel run).
 
         ``num_workers`` DataLoader processes gather the uint8 photos (pinned for CUDA); the
         augmentation and the Lab conversion run on ``device`` in the calling process.
         """
         device = torch.device(device)
+        if (batch_size is None) == (batch_indices is None):
+            raise ValueError("pass either batch_size (with an optional order) or batch_indices")
+        shape = (
+            dict(batch_size=batch_size, sampler=order)
+            if batch_indices is None
+            else dict(batch_sampler=batch_indices)
+        )
         loader = torch.utils.data.DataLoader(
             _Photos(self.images),
-            batch_size=batch_size,
-            sampler=order,
             num_workers=num_workers,
             pin_memory=device.type == "cuda",
+            **shape,
         )
         for indices, photos in loader:
             yield self.prepare(indices, photos, device)

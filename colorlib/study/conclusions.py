@@ -205,9 +205,7 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
     overall = summary.set_index("model")["overall_score"].dropna()
     if "A" in ranking["model"].values and len(ranking) > 1 and "A" in overall:
         a = ranking.set_index("model").loc["A"]
-        verdict = (
-            SUPPORTED if a.rank_high == 1 else CONTRADICTED if a.rank_low > 1 else UNRESOLVED
-        )
+        verdict = SUPPORTED if a.rank_high == 1 else CONTRADICTED if a.rank_low > 1 else UNRESOLVED
         add(
             "A (plain L1) ranks first on the overall score",
             f"A's rank (1 = best; overall {overall['A']:.3f}) and its 95 % interval; A first in "
