@@ -5,6 +5,7 @@ augmenting them there when asked (:mod:`colorlib.data.augment`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -32,7 +33,9 @@ class ColorizationDataset(torch.utils.data.Dataset):
         arr = images.images if isinstance(images, ImageSet) else images
         if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
             raise ValueError(f"images must be uint8 (N, S, S, 3); got {arr.dtype} {arr.shape}")
-        self.images = torch.from_numpy(np.ascontiguousarray(arr))
+        with warnings.catch_warnings():  # a memory-mapped cache is read-only; never written
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            self.images = torch.from_numpy(np.ascontiguousarray(arr))
         default_names = [str(i) for i in range(len(arr))]
         self.names = images.names if isinstance(images, ImageSet) else default_names
         self.augment = augment

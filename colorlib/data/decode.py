@@ -31,6 +31,9 @@ class ImageError(ValueError):
         printable = os.fsencode(path).decode("utf-8", "backslashreplace")  # any file name
         super().__init__(f"{printable}: {problem}")
 
+    def __reduce__(self):  # crosses process boundaries (parallel decoding) intact
+        return (type(self), (self.path, self.reason, self.problem))
+
 
 def load_rgb(
     path: str | os.PathLike,

@@ -274,3 +274,81 @@ def test_split_holds_out_of_train_and_val_when_both_are_trained_on(sample, tmp_p
         "A", "cpu", data_dir=str(sample), train_splits=("train", "val"), val_holdout=5
     )
     assert training_files(cfg) == training_files(cfg.replace(seed=7))
+
+
+class _Mapping(torch.utils.data.Dataset):
+    """In a DataLoader worker: how this process holds ``path`` (from /proc/self/smaps)."""
+
+    def __init__(self, images: np.ndarray, path) -> None:
+        self.images, self.path = images, str(path)
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> dict:
+        int(self.images[i].sum())  # read the photo: its pages are now resident
+        fields, inside = {}, False
+        with open("/proc/self/smaps") as smaps:
+            for line in smaps:
+                if line[0] in "0123456789abcdef" and " " in line and "-" in line.split()[0]:
+                    inside = line.rstrip().endswith(self.path)
+                elif inside and ":" in line:
+                    key, value = line.split(":", 1)
+                    fields[key] = fields.get(key, 0) + int(value.split()[0]) if "kB" in value else 0
+        return {"worker": torch.utils.data.get_worker_info().id, **fields}
+
+
+def test_cache_is_memory_mapped_and_shared_by_workers(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):
+        _save(folder / f"{i}.png", _photo(96, 96, seed=i))
+    files = find_images(folder, None)
+    images = load_images(files, 64, cache_dir=tmp_path / "cache")
+    assert isinstance(images.images, np.memmap) and not images.images.flags.writeable
+    (cache,) = (tmp_path / "cache").glob("*.npy")
+    assert ColorizationDataset(images).images.data_ptr() == images.images.ctypes.data  # no copy
+    loader = torch.utils.data.DataLoader(
+        _Mapping(images.images, cache), batch_size=None, num_workers=2, shuffle=False
+    )
+    seen = list(loader)
+    assert {s["worker"] for s in seen} == {0, 1}
+    for s in seen:  # each worker maps the file; none holds a private copy of its pages
+        assert s.get("Rss", 0) > 0, s
+        assert s["Private_Dirty"] == 0 and s.get("Anonymous", 0) == 0, s
+
+
+def test_stale_or_incomplete_caches_are_rebuilt(tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        _save(folder / f"{i}.png", _photo(seed=i))
+    files = find_images(folder, None)
+    first = load_images(files, 32, cache_dir=tmp_path / "cache")
+    decoded = []
+    real = data.folders.load_rgb
+    monkeypatch.setattr(data.folders, "load_rgb", lambda p, **k: decoded.append(p) or real(p, **k))
+    _save(folder / "1.png", _photo(seed=99))  # a changed photo: a new cache
+    again = load_images(files, 32, cache_dir=tmp_path / "cache")
+    assert len(decoded) == 3 and not np.array_equal(again.images[1], first.images[1])
+    for index in (tmp_path / "cache").glob("*.json"):
+        index.unlink()  # a cache without its index (a crash between the two writes)
+    load_images(files, 32, cache_dir=tmp_path / "cache")
+    assert len(decoded) == 6
+    assert not list((tmp_path / "cache").glob(".*.tmp"))
+
+
+def test_parallel_decoding_equals_serial_and_reports_in_file_order(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(8):
+        _save(folder / f"{i}.jpg", _photo(seed=i), quality=90)
+    (folder / "5.jpg").write_bytes(b"not a jpeg")
+    (folder / "6.jpg").write_bytes(b"not a jpeg either")
+    files = find_images(folder, None)
+    serial = load_images(files, 32, on_bad="skip", processes=1)
+    parallel = load_images(files, 32, on_bad="skip", processes=2, cache_dir=tmp_path / "c")
+    np.testing.assert_array_equal(serial.images, parallel.images)
+    assert serial.names == parallel.names and serial.skipped == parallel.skipped
+    with pytest.raises(ImageError, match=r"5\.jpg: not an image file"):
+        load_images(files, 32, processes=2)
