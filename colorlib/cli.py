@@ -176,7 +176,11 @@ def seed_list(text: str) -> tuple[int, ...]:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from colorlib.study.runner import run_study, summary_table
+    from colorlib.study.runner import Launcher, run_study, summary_table
+
+    launcher = None
+    if args.launcher:
+        launcher = Launcher(args.launcher, args.partition, args.gpus_per_job, args.time_min)
 
     outcomes = run_study(
         data=args.data,
@@ -186,6 +190,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         seeds=args.seeds,
+        launcher=launcher,
         models_dir=args.models_dir,
         results_dir=args.results_dir,
         overrides=parse_overrides(args.set or []),
@@ -331,6 +336,14 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     )
     p.add_argument("--models-dir", default="models")
     p.add_argument("--results-dir", default="results")
+    p.add_argument(
+        "--launcher",
+        choices=["local", "slurm"],
+        help="one submitit job per configuration and seed: on SLURM, or local subprocesses",
+    )
+    p.add_argument("--partition", help="SLURM partition (--launcher slurm)")
+    p.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (--launcher)")
+    p.add_argument("--time-min", type=int, default=24 * 60, help="time limit per job, minutes")
     set_arg(p, "override a config field for every model (repeatable)")
     p.set_defaults(func=cmd_study)
     return parser

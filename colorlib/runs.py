@@ -170,6 +170,11 @@ class StudyPaths:
         return self.results / "Evaluate"
 
     @property
+    def jobs(self) -> Path:
+        """The launcher's folder (``--launcher``): one subfolder of logs per job."""
+        return self.results / "jobs"
+
+    @property
     def evaluate_error(self) -> Path:
         return self.evaluate / "error.txt"
 

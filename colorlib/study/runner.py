@@ -13,7 +13,12 @@ shim over it) call :func:`run_study`.
 * ``--seeds 42,43,44`` replicates every configuration over training seeds: each (configuration,
   seed) is its own resumable, skippable run in the seed's tree (``results/seed_{S}/``,
   :class:`colorlib.runs.StudyPaths`), all seeds share the validation split, and the evaluation
-  step reports across-seed statistics.
+  step reports across-seed statistics;
+* ``--launcher local|slurm`` hands each (configuration, seed) to submitit instead, as one job:
+  on a SLURM cluster (``--partition``, ``--gpus-per-job``, ``--time-min``) or, with ``local``,
+  as subprocesses of this machine (submitit's local executor, which the tests use). The job is
+  the same papermill execution of the template, so every job leaves its executed notebook;
+  the runner waits for all jobs, then runs the evaluation notebook itself.
 """
 
 from __future__ import annotations
@@ -50,6 +55,33 @@ class Outcome:
     detail: str = ""
     error_file: Path | None = None  # the traceback of a failed step
     seed: int | None = None  # in a several-seed study
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """Where the runs go when not into this process's threads: submitit's executors."""
+
+    cluster: str  # "local" or "slurm"
+    partition: str | None = None
+    gpus_per_job: int = 0
+    time_min: int = 24 * 60
+
+    def executor(self, folder: Path):
+        import submitit
+
+        executor = submitit.AutoExecutor(folder=folder / "%j", cluster=self.cluster)
+        executor.update_parameters(
+            name="colorlib", timeout_min=self.time_min, gpus_per_node=self.gpus_per_job
+        )
+        if self.cluster == "slurm" and self.partition:
+            executor.update_parameters(slurm_partition=self.partition)
+        return executor
+
+
+def train_unit(notebook: str, parameters: dict[str, Any]) -> str:
+    """One job: the template notebook executed with ``parameters`` into ``notebook``."""
+    execute(TRAIN, Path(notebook), parameters)
+    return notebook
 
 
 @dataclass(frozen=True)
@@ -130,8 +162,10 @@ def run_study(
     results_dir: str = "results",
     cache_dir: str = "data/cache",
     overrides: dict[str, Any] | None = None,
+    launcher: Launcher | None = None,
 ) -> list[Outcome]:
-    """Run the study; returns one :class:`Outcome` per model and seed (plus the evaluation)."""
+    """Run the study; returns one :class:`Outcome` per model and seed (plus the evaluation).
+    ``launcher`` sends each run to submitit as a job instead of this process's threads."""
     unknown = sorted(set(models) - set(ALL_MODELS))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {list(ALL_MODELS)}")
@@ -166,7 +200,7 @@ def run_study(
     label = f"profile {profile}, data {data}" + (f", seeds {list(seeds)}" if several else "")
     with exclusive(study.results, what=f"a study ({label})"):
         return _run(study, units, params, configs, force=force, device=device, jobs=jobs,
-                    label=label)  # fmt: skip
+                    label=label, launcher=launcher)  # fmt: skip
 
 
 def _check_layout(study: StudyPaths, several: bool, models: tuple[str, ...]) -> None:
@@ -196,6 +230,7 @@ def _run(
     device: str,
     jobs: int,
     label: str,
+    launcher: Launcher | None = None,
 ) -> list[Outcome]:
     """The study proper, its parameters checked and its results folder held."""
     data = next(iter(params.values()))["data_dir"]
@@ -252,8 +287,11 @@ def _run(
         return Outcome(unit.model, "done", seconds, seed=unit.seed)
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            outcomes = list(pool.map(one, range(len(units)), units))
+        if launcher is None:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                outcomes = list(pool.map(one, range(len(units)), units))
+        else:
+            outcomes = _submit(study, units, params, configs, force, launcher, progress)
     finally:
         progress.stop.set()
 
@@ -277,6 +315,53 @@ def _run(
             )
         )
     return outcomes
+
+
+def _submit(
+    study: StudyPaths,
+    units: list[Unit],
+    params: dict[Unit, dict[str, Any]],
+    configs: dict[Unit, ExperimentConfig],
+    force: bool,
+    launcher: Launcher,
+    progress: Progress,
+) -> list[Outcome]:
+    """Every run that is not complete as one submitit job; wait for all of them."""
+    from submitit.core.utils import UncompletedJobError
+
+    executor = launcher.executor(study.jobs)
+    outcomes: dict[Unit, Outcome] = {}
+    jobs = {}
+    for unit in units:
+        paths = unit.study.run(unit.model)
+        if is_complete(configs[unit]) and not force:
+            progress.report(f"{unit.label}: complete for this config, skipped")
+            outcomes[unit] = Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
+            continue
+        if force:
+            shutil.rmtree(paths.models, ignore_errors=True)
+            shutil.rmtree(paths.results, ignore_errors=True)
+        jobs[unit] = (
+            executor.submit(train_unit, str(paths.notebook), params[unit]),
+            time.monotonic(),
+        )
+        progress.report(f"{unit.label}: submitted as {launcher.cluster} job {jobs[unit][0].job_id}")
+    for unit, (job, start) in jobs.items():
+        paths = unit.study.run(unit.model)
+        try:
+            job.result()
+        except UncompletedJobError as err:  # FailedJobError too: the job's traceback or logs
+            seconds = time.monotonic() - start
+            write_text(paths.error, f"{launcher.cluster} job {job.job_id}:\n{err}")
+            progress.report(f"{unit.label}: FAILED (job {job.job_id}); see {paths.error}")
+            detail = str(err).strip().splitlines()[-1][:200]
+            outcomes[unit] = Outcome(unit.model, "failed", seconds, detail, paths.error, unit.seed)
+            continue
+        seconds = time.monotonic() - start
+        paths.error.unlink(missing_ok=True)
+        progress.report(f"{unit.label}: done (job {job.job_id}) after {_fmt(seconds)}")
+        outcomes[unit] = Outcome(unit.model, "done", seconds, seed=unit.seed)
+    return [outcomes[u] for u in units]
 
 
 def write_text(path: Path, text: str) -> None:

@@ -151,3 +151,19 @@ def test_run_all_rejects_bad_arguments(tmp_path):
     assert bad.returncode == 2 and "unknown model(s) ['Z']" in bad.stderr
     bad = _run_all(tmp_path, "--set", "epochz=1")
     assert bad.returncode == 2 and "unknown config key" in bad.stderr
+
+
+def test_submitit_local_launcher_runs_the_configurations_as_jobs(tmp_path):
+    """--launcher local: each configuration is a submitit job (a subprocess here, a SLURM job
+    with --launcher slurm) that leaves its executed notebook; the evaluation aggregates them."""
+    done = _run_all(tmp_path, "--launcher", "local", "--models", "A,B,GRAY")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("submitted as local job") == 3
+    results = tmp_path / "results"
+    for m in ("A", "B", "GRAY"):
+        assert (results / m / f"model_{m}.ipynb").is_file()
+        assert (results / m / f"metrics_{m}.csv").is_file()
+    logs = list((results / "jobs").rglob("*_log.out"))
+    assert len(logs) == 3
+    table = pd.read_csv(results / "Evaluate" / "metrics_comparison.csv", index_col=0)
+    assert list(table.index) == ["A", "B", "GRAY"]
