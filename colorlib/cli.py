@@ -191,6 +191,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         seeds=args.seeds,
         launcher=launcher,
+        nproc_per_node=args.nproc_per_node,
         models_dir=args.models_dir,
         results_dir=args.results_dir,
         overrides=parse_overrides(args.set or []),
@@ -340,6 +341,12 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
         "--launcher",
         choices=["local", "slurm"],
         help="one submitit job per configuration and seed: on SLURM, or local subprocesses",
+    )
+    p.add_argument(
+        "--nproc-per-node",
+        type=int,
+        default=1,
+        help="train each configuration data-parallel over N processes (torchrun; 1 GPU each)",
     )
     p.add_argument("--partition", help="SLURM partition (--launcher slurm)")
     p.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (--launcher)")

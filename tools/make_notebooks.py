@@ -72,6 +72,8 @@ output roots, epochs, loss weights, ...), e.g. `{"lambda_l1": 30.0, "epochs": 20
 paths are taken relative to the project folder.
 
 By default it runs the `smoke` profile on the embedded sample photos: seconds, anywhere.
+`nproc_per_node` > 1 trains data-parallel over that many processes (`torchrun`; one GPU each on
+CUDA); the evaluation runs in this notebook's process.
 """),
     code(TRAIN.parameters_source(), ["parameters"]),
     code("""
@@ -97,7 +99,7 @@ print(f"PatchGAN ndf={cfg.ndf}: {count_parameters(PatchDiscriminator(ndf=cfg.ndf
     ),
     md("## Training, then evaluation on the test set"),
     code("""
-history, metrics = run_experiment(cfg, resume=resume)
+history, metrics = run_experiment(cfg, resume=resume, nproc_per_node=nproc_per_node)
 history
 """),
     code("""

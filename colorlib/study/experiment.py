@@ -2,19 +2,22 @@
 
 ``build_config`` turns the template's parameters into an :class:`ExperimentConfig`, resolving
 relative paths against the project root (the notebook may run from ``notebooks/``);
-``run_experiment`` trains (unless a baseline), resuming an interrupted run, then evaluates.
+``run_experiment`` trains (unless a baseline), resuming an interrupted run — data-parallel over
+``nproc_per_node`` processes through ``torchrun`` when asked — then evaluates (one process).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from colorlib.config import BASELINES, PATH_FIELDS, ExperimentConfig, make_config
-from colorlib.paths import under_root
-from colorlib.runs import RunPaths
+from colorlib.paths import project_root, under_root
+from colorlib.runs import RunPaths, saved_config
 
 
 def build_config(
@@ -40,19 +43,79 @@ def build_config(
 
 
 def run_experiment(
-    cfg: ExperimentConfig, *, resume: bool = True, progress: bool = True
+    cfg: ExperimentConfig,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    nproc_per_node: int = 1,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Train ``cfg`` (resuming its checkpoint when one exists and ``resume``), then evaluate.
 
-    Returns ``(history, metrics)``; ``history`` is ``None`` for a baseline (``GRAY``).
+    ``nproc_per_node`` > 1 trains data-parallel: ``torchrun --standalone`` runs ``python -m
+    colorlib train`` with this config on that many processes (one GPU each on CUDA). Returns
+    ``(history, metrics)``; ``history`` is ``None`` for a baseline (``GRAY``).
     """
     from colorlib.evaluation import evaluate
     from colorlib.training import train
 
     history = None
-    if cfg.model_id not in BASELINES:
-        history = train(cfg, resume=resume and RunPaths.of(cfg).state.exists(), progress=progress)
+    resume = resume and RunPaths.of(cfg).state.exists()
+    if cfg.model_id in BASELINES:
+        pass
+    elif nproc_per_node > 1:
+        history = _torchrun_train(cfg, nproc_per_node, resume)
+    else:
+        history = train(cfg, resume=resume, progress=progress)
     return history, evaluate(cfg)
+
+
+def train_command(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) -> list[str]:
+    """``torchrun`` training ``cfg`` exactly: every field that differs from the preset at the
+    ``full`` profile is passed with ``--set``."""
+    base = make_config(cfg.model_id, "full").to_dict()
+    sets = []
+    for key, value in cfg.to_dict().items():
+        if value == base[key] or key == "model_id":
+            continue
+        if value is None:
+            raise ValueError(f"{key}=None cannot be passed on a command line")
+        if isinstance(value, tuple | list):
+            value = ",".join(map(str, value))
+        sets += ["--set", f"{key}={str(value).lower() if isinstance(value, bool) else value}"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    return [
+        *launcher,
+        f"--nproc_per_node={nproc_per_node}",
+        "-m",
+        "colorlib",
+        "train",
+        "--model",
+        cfg.model_id,
+        "--profile",
+        "full",
+        "--quiet",
+        *sets,
+        *(["--resume"] if resume else []),
+    ]
+
+
+def _torchrun_train(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) -> pd.DataFrame:
+    done = subprocess.run(
+        train_command(cfg, nproc_per_node, resume),
+        cwd=project_root(),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(
+            f"{cfg.model_id}: torchrun training over {nproc_per_node} processes failed "
+            f"(exit {done.returncode}):\n{done.stderr[-4000:]}"
+        )
+    paths = RunPaths.of(cfg)
+    trained = saved_config(paths)
+    if trained is None or trained.differs_from(cfg):
+        raise RuntimeError(f"{cfg.model_id}: the torchrun run did not train this configuration")
+    return pd.read_csv(paths.history_csv)
 
 
 def outputs(cfg: ExperimentConfig) -> dict[str, Path]:

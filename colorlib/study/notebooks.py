@@ -51,6 +51,7 @@ TRAIN = Notebook(
         "data_dir": "sample",
         "overrides": {"models_dir": "models/smoke", "results_dir": "results/smoke"},
         "resume": True,
+        "nproc_per_node": 1,
     },
 )
 EVALUATE = Notebook(

@@ -163,9 +163,12 @@ def run_study(
     cache_dir: str = "data/cache",
     overrides: dict[str, Any] | None = None,
     launcher: Launcher | None = None,
+    nproc_per_node: int = 1,
 ) -> list[Outcome]:
     """Run the study; returns one :class:`Outcome` per model and seed (plus the evaluation).
-    ``launcher`` sends each run to submitit as a job instead of this process's threads."""
+    ``launcher`` sends each run to submitit as a job instead of this process's threads;
+    ``nproc_per_node`` > 1 trains each configuration data-parallel over that many processes
+    (``torchrun``)."""
     unknown = sorted(set(models) - set(ALL_MODELS))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {list(ALL_MODELS)}")
@@ -188,7 +191,12 @@ def run_study(
             unit = Unit(m, seed if several else None, tree)
             where = dict(models_dir=str(tree.models), results_dir=str(tree.results), seed=seed)
             p = dict(
-                model_id=m, profile=profile, data_dir=data, overrides=shared | where, resume=True
+                model_id=m,
+                profile=profile,
+                data_dir=data,
+                overrides=shared | where,
+                resume=True,
+                nproc_per_node=nproc_per_node,
             )
             units.append(unit)
             params[unit] = p

@@ -167,3 +167,15 @@ def test_submitit_local_launcher_runs_the_configurations_as_jobs(tmp_path):
     assert len(logs) == 3
     table = pd.read_csv(results / "Evaluate" / "metrics_comparison.csv", index_col=0)
     assert list(table.index) == ["A", "B", "GRAY"]
+
+
+def test_run_all_trains_each_configuration_over_two_processes(tmp_path):
+    """--nproc-per-node 2: the template notebook trains through torchrun (2 ranks, gloo here),
+    evaluates in its own process, and the evaluation notebook reads the result as usual."""
+    done = _run_all(tmp_path, "--nproc-per-node", "2", "--models", "A,GRAY")
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = pd.read_json(tmp_path / "results" / "A" / "run.json", typ="series")
+    assert record["world_size"] == 2 and record["status"] == "complete"
+    assert "evaluation" in record
+    table = pd.read_csv(tmp_path / "results" / "Evaluate" / "metrics_comparison.csv", index_col=0)
+    assert list(table.index) == ["A", "GRAY"]
