@@ -9,7 +9,10 @@
 * extrapolates the full ten-model study (4,750 photos, 50 epochs, batch 64) from the
   pipeline-plus-step times;
 * checks that GPU (bf16) and CPU (fp32) give the same losses on a fixed batch, within bf16
-  tolerance.
+  tolerance;
+* with more than one GPU, trains model C data-parallel over all of them (``torchrun``, NCCL,
+  batch 64 per GPU) and reports images/s per GPU and the scaling efficiency against one GPU;
+  with one GPU it says so.
 
 The VGG16 of the perceptual loss uses ImageNet weights when COLORLIB_WEIGHTS_DIR or the cache
 provides them; otherwise a random VGG16 (same FLOPs, labelled in the report): the machine has
@@ -143,8 +146,48 @@ def count_flops(t: Trainer, L, ab) -> int:
     return c.get_total_flops()
 
 
+def ddp_worker(steps: int) -> None:
+    """One rank of the data-parallel measurement (run by ``torchrun``): model C, batch 64 per
+    GPU; rank 0 prints ``DDP_IMAGES_PER_S <total>``."""
+    import torch.distributed as dist
+
+    world = int(os.environ["WORLD_SIZE"])
+    with tempfile.TemporaryDirectory() as tmp:
+        t = trainer("C", "cuda", tmp, backbone(), image_size=SIZE, batch_size=BATCH * world)
+        L, ab = real_batch(BATCH, SIZE, seed=int(os.environ["RANK"]))
+        sec = time_steps(t, L.to(t.device), ab.to(t.device), steps)
+        if dist.get_rank() == 0:
+            print(f"DDP_IMAGES_PER_S {BATCH * world / sec:.1f}", flush=True)
+        dist.destroy_process_group()
+
+
+def ddp_lines(steps: int, one_gpu_images_per_s: float) -> list[str]:
+    """The data-parallel section of the report."""
+    n = torch.cuda.device_count()
+    if n < 2:
+        return ["", f"Data-parallel (torchrun): this machine has {n} GPU; not measured."]
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={n}", __file__, "--ddp-worker", "--steps", str(steps)]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    found = [ln for ln in out.stdout.splitlines() if ln.startswith("DDP_IMAGES_PER_S")]
+    if out.returncode or not found:
+        return ["", f"Data-parallel over {n} GPUs FAILED:", "", "```", out.stderr[-2000:], "```"]
+    total = float(found[0].split()[1])
+    return [
+        "",
+        f"Data-parallel (torchrun, NCCL, SyncBatchNorm), model C, batch {BATCH} per GPU on {n} "
+        f"GPUs: {total:.0f} images/s in all, {total / n:.0f} per GPU; scaling efficiency "
+        f"{total / (n * one_gpu_images_per_s):.0%} of {n} x one GPU ({one_gpu_images_per_s:.0f} "
+        "images/s).",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--out", default="benchmarks")
     parser.add_argument("--no-compile", action="store_true")
@@ -155,6 +198,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     global BATCH, SIZE
+    if args.ddp_worker:
+        ddp_worker(args.steps)
+        return 0
     if args.cpu_dry_run:
         BATCH, SIZE, args.steps, args.no_compile = 4, 64, 1, True
         dev, name, peak = "cpu", "CPU dry run", float("nan")
@@ -264,6 +310,8 @@ def main() -> int:
             lines.append(f"| {k} | {a:.5f} | {b:.5f} | {rel:.2e} |")
         ok = worst < 2e-2
         lines.append(f"\nWithin bf16 tolerance (2e-2 relative): {'yes' if ok else 'NO'}")
+        if dev == "cuda":
+            lines += ddp_lines(args.steps, BATCH / step_time["C"])
     text = "\n".join(lines) + "\n"
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "GPU_RESULTS.md").write_text(text)
