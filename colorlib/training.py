@@ -10,6 +10,7 @@ interval checkpoints and sample grids, and the full training state, written atom
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -212,7 +213,8 @@ class Trainer:
                 )
             self._restore(self.paths.state)
         evaluation_files(cfg)  # a missing test split is found now, not after training
-        train, val, fingerprint = load_training_data(cfg)
+        with self._rank_0_first():  # rank 0 decodes into the cache; the others then map it
+            train, val, fingerprint = load_training_data(cfg)
         self.fingerprint = fingerprint
         self._write_provenance(status="running", n_train=len(train), n_val=len(val))
         dataset = ColorizationDataset(train, augment=Augmentation.of(cfg), seed=cfg.seed)
@@ -519,6 +521,20 @@ class Trainer:
             )
 
     # --- data-parallel helpers --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _rank_0_first(self):
+        """Rank 0 runs the block before every other rank (no-op in one process)."""
+        if not self.ranks.distributed:
+            yield
+            return
+        import torch.distributed as dist
+
+        if not self.ranks.main:
+            dist.barrier()
+        yield
+        if self.ranks.main:
+            dist.barrier()
 
     def _sum_over_ranks(self, sums: dict[str, float], seen: int) -> tuple[dict[str, float], int]:
         """Loss sums and sample counts added over all ranks (the same keys on every rank)."""
