@@ -77,6 +77,7 @@ def ddp_memory(size: int, root: Path) -> dict[str, float]:
         "-m", "colorlib", "train", "--model", "A", "--profile", "cpu", "--quiet",
         "--data", str(_photos()), "--device", "cpu",
         "--set", "train_splits=train,val", "--set", "val_holdout=30", "--set", "epochs=1",
+        "--set", "decay_start=1",
         "--set", f"image_size={size}", "--set", "num_workers=2",
         "--set", f"models_dir={root / 'models'}", "--set", f"results_dir={root / 'results'}",
         "--set", f"cache_dir={root / 'cache'}",
