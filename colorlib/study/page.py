@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pandas.api.types import is_numeric_dtype
 
 from colorlib.atomic import atomic_write_bytes
 from colorlib.plots import LABELS, METRICS, png_bytes, prediction_columns
@@ -127,6 +128,7 @@ def _header(study: Study) -> str:
     return (
         "<header><h1>colorlib study</h1><p>"
         f"{len(study.models)} model(s) evaluated on {n_images} test image(s)"
+        + (f", each trained with {len(study.seeds)} seeds" if study.seeds else "")
         + (f" at {', '.join(f'{s}²' for s in sizes)}" if sizes else "")
         + f"; results from <code>{html.escape(str(study.paths.results))}</code>.</p></header>"
     )
@@ -147,10 +149,25 @@ def _table_note(study: Study) -> str:
 
 
 def _static_table(frame) -> str:
-    """A DataFrame as a plain HTML table (numbers to 4 significant digits)."""
-    return frame.to_html(
-        index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0, classes="static"
+    """A DataFrame as a plain HTML table: numbers to 4 significant digits, right-aligned;
+    text left-aligned; missing values as a dash."""
+
+    def cell(value: Any, tag: str = "td") -> str:
+        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool
+        ):
+            number = _number(value)
+            return f"<{tag}>{'–' if number is None else f'{number:.4g}'}</{tag}>"
+        return f"<{tag} class=text>{html.escape(str(value))}</{tag}>"
+
+    head = "".join(
+        f"<th class={'num' if is_numeric_dtype(frame[c]) else 'text'}>{html.escape(str(c))}</th>"
+        for c in frame.columns
     )
+    body = "".join(
+        "<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in frame.itertuples(index=False)
+    )
+    return f"<table class=static><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _figure(title: str, path: Path) -> str:
