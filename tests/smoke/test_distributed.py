@@ -76,6 +76,16 @@ def test_two_ranks_train_to_one_set_of_files(tmp_path):
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
     assert not [f for f in _files(tmp_path / "two") if ".tmp" in f]
 
+    # evaluate under torchrun: rank 0 alone evaluates, exactly as one process does
+    metrics = tmp_path / "two" / "results" / "C" / "metrics_per_image_C.csv"
+    evaluate = [a if a != "train" else "evaluate" for a in _train(tmp_path / "two", model="C")]
+    evaluate.remove("--quiet")
+    assert _run(evaluate).stdout.count("ciede2000") == 1  # one table: rank 0 alone
+    under_torchrun = pd.read_csv(metrics).drop(columns="inference_ms")
+    _run([sys.executable] + evaluate[evaluate.index("-m", 3) :])
+    one_process = pd.read_csv(metrics).drop(columns="inference_ms")
+    pd.testing.assert_frame_equal(under_torchrun, one_process)
+
 
 def test_kill_9_and_resume_matches_an_uninterrupted_two_rank_run(tmp_path):
     epochs = ["--set", "epochs=6", "--set", "decay_start=3"]
