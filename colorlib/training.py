@@ -248,18 +248,10 @@ class Trainer:
         if self.ranks.distributed:  # this rank's slice of every batch of the permutation
             world, rank = self.ranks.world_size, self.ranks.rank
             share = [c.tensor_split(world)[rank].tolist() for c in order.split(cfg.batch_size)]
-            batches = dataset.batches(
-                batch_indices=[b for b in share if b],
-                device=self.device,
-                num_workers=cfg.num_workers,
-            )
+            which = dict(batch_indices=[b for b in share if b])
         else:
-            batches = dataset.batches(
-                cfg.batch_size,
-                order=order.tolist(),
-                device=self.device,
-                num_workers=cfg.num_workers,
-            )
+            which = dict(batch_size=cfg.batch_size, order=order.tolist())
+        batches = dataset.batches(**which, device=self.device, num_workers=cfg.num_workers)
         self.G.train()
         if self.D is not None:
             self.D.train()

@@ -202,6 +202,15 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
     def sign_verdict(low: float, high: float) -> str:
         return SUPPORTED if low > 0 else CONTRADICTED if high < 0 else UNRESOLVED
 
+    def margin_verdict(low: float, high: float, *, claims_a_difference: bool) -> str:
+        """An interval inside ±DELTA_E_MARGIN means no practical difference, one wholly
+        outside it a real one; which of the two the claim says decides the verdict."""
+        inside = -DELTA_E_MARGIN < low and high < DELTA_E_MARGIN
+        outside = low > DELTA_E_MARGIN or high < -DELTA_E_MARGIN
+        if not (inside or outside):
+            return UNRESOLVED
+        return SUPPORTED if outside == claims_a_difference else CONTRADICTED
+
     overall = summary.set_index("model")["overall_score"].dropna()
     if "A" in ranking["model"].values and len(ranking) > 1 and "A" in overall:
         a = ranking.set_index("model").loc["A"]
@@ -217,21 +226,13 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
         )
     if {"A", "E"} <= have:
         effect, low, high = diff("ciede2000", ["E"], ["A"])
-        margin = DELTA_E_MARGIN
-        verdict = (
-            SUPPORTED
-            if -margin < low and high < margin
-            else CONTRADICTED
-            if low > margin or high < -margin
-            else UNRESOLVED
-        )
         add(
             "E (L1 + perceptual) is as good as A (L1)",
-            f"ΔE00 of E minus A; equivalent within ±{margin}",
+            f"ΔE00 of E minus A; equivalent within ±{DELTA_E_MARGIN}",
             effect,
             low,
             high,
-            verdict,
+            margin_verdict(low, high, claims_a_difference=False),
         )
     pairs = [(g, p) for g, p in (("B", "A"), ("C", "E"), ("F", "D")) if {g, p} <= have]
     if pairs:
@@ -263,21 +264,13 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
     ):
         if {high_id, low_id} <= have:
             effect, low, high = diff("ciede2000", [high_id], [low_id])
-            margin = DELTA_E_MARGIN
-            verdict = (
-                SUPPORTED
-                if low > margin or high < -margin
-                else CONTRADICTED
-                if -margin < low and high < margin
-                else UNRESOLVED
-            )
             add(
                 f"{what} matters",
-                f"ΔE00 of {high_id} minus {low_id}; matters beyond ±{margin}",
+                f"ΔE00 of {high_id} minus {low_id}; matters beyond ±{DELTA_E_MARGIN}",
                 effect,
                 low,
                 high,
-                verdict,
+                margin_verdict(low, high, claims_a_difference=True),
             )
     if len(overall) >= 3:
         tau, low, high, n = kendall_tau(draws, overall)

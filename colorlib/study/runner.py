@@ -257,21 +257,16 @@ def _run(
     )
 
     gpus = _gpus(device)
-    progress = Progress(len(units), next(iter(configs.values())).epochs)
+    progress = Progress(len(units), cfg.epochs)
     watcher = threading.Thread(target=progress.loop, daemon=True)
     watcher.start()
 
     def one(index: int, unit: Unit) -> Outcome:
-        cfg = configs[unit]
+        skipped = _skip_or_clear(unit, configs[unit], force, progress)
+        if skipped:
+            return skipped
         paths = unit.study.run(unit.model)
         name = unit.label
-        if is_complete(cfg) and not force:
-            progress.done(name, 0.0, trained=False)
-            progress.report(f"{name}: complete for this config, skipped")
-            return Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
-        if force:
-            shutil.rmtree(paths.models, ignore_errors=True)
-            shutil.rmtree(paths.results, ignore_errors=True)
         p = dict(params[unit])
         if gpus > 1:  # where, not what: the run stays the same run (colorlib.config.HOW_FIELDS)
             p["overrides"] = p["overrides"] | {"device": f"cuda:{index % gpus}"}
@@ -283,11 +278,9 @@ def _run(
             execute(TRAIN, paths.notebook, p)
         except Exception as err:  # keep going: every failure is reported at the end
             seconds = time.monotonic() - start
-            write_text(paths.error, traceback.format_exc())
             progress.done(name, seconds, trained=False)
             progress.report(f"{name}: FAILED ({type(err).__name__}); see {paths.error}")
-            detail = str(err).strip().splitlines()[-1][:200]
-            return Outcome(unit.model, "failed", seconds, detail, paths.error, unit.seed)
+            return _failed(unit.model, seconds, err, paths.error, traceback.format_exc(), unit.seed)
         seconds = time.monotonic() - start
         paths.error.unlink(missing_ok=True)
         progress.done(name, seconds, trained=True)
@@ -312,17 +305,36 @@ def _run(
         )
         outcomes.append(Outcome(study.evaluate.name, "done", time.monotonic() - start))
     except Exception as err:
-        write_text(study.evaluate_error, traceback.format_exc())
-        outcomes.append(
-            Outcome(
-                study.evaluate.name,
-                "failed",
-                time.monotonic() - start,
-                str(err).strip().splitlines()[-1][:200],
-                study.evaluate_error,
-            )
-        )
+        seconds = time.monotonic() - start
+        error = study.evaluate_error
+        outcomes.append(_failed(study.evaluate.name, seconds, err, error, traceback.format_exc()))
     return outcomes
+
+
+def _skip_or_clear(
+    unit: Unit, cfg: ExperimentConfig, force: bool, progress: Progress
+) -> Outcome | None:
+    """The "skipped" outcome of a run complete for this config (unless ``force``); otherwise
+    ``None``, and with ``force`` the run's folders are removed first."""
+    if is_complete(cfg) and not force:
+        progress.done(unit.label, 0.0, trained=False)
+        progress.report(f"{unit.label}: complete for this config, skipped")
+        return Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
+    if force:
+        paths = unit.study.run(unit.model)
+        shutil.rmtree(paths.models, ignore_errors=True)
+        shutil.rmtree(paths.results, ignore_errors=True)
+    return None
+
+
+def _failed(
+    model: str, seconds: float, err: BaseException, error_file: Path, text: str, seed=None
+) -> Outcome:
+    """A failed step: ``text`` (its traceback or job log) kept in ``error_file``, the error's
+    last line as the outcome's detail."""
+    write_text(error_file, text)
+    detail = str(err).strip().splitlines()[-1][:200]
+    return Outcome(model, "failed", seconds, detail, error_file, seed)
 
 
 def _submit(
@@ -341,14 +353,11 @@ def _submit(
     outcomes: dict[Unit, Outcome] = {}
     jobs = {}
     for unit in units:
-        paths = unit.study.run(unit.model)
-        if is_complete(configs[unit]) and not force:
-            progress.report(f"{unit.label}: complete for this config, skipped")
-            outcomes[unit] = Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
+        skipped = _skip_or_clear(unit, configs[unit], force, progress)
+        if skipped:
+            outcomes[unit] = skipped
             continue
-        if force:
-            shutil.rmtree(paths.models, ignore_errors=True)
-            shutil.rmtree(paths.results, ignore_errors=True)
+        paths = unit.study.run(unit.model)
         jobs[unit] = (
             executor.submit(train_unit, str(paths.notebook), params[unit]),
             time.monotonic(),
@@ -360,10 +369,9 @@ def _submit(
             job.result()
         except UncompletedJobError as err:  # FailedJobError too: the job's traceback or logs
             seconds = time.monotonic() - start
-            write_text(paths.error, f"{launcher.cluster} job {job.job_id}:\n{err}")
             progress.report(f"{unit.label}: FAILED (job {job.job_id}); see {paths.error}")
-            detail = str(err).strip().splitlines()[-1][:200]
-            outcomes[unit] = Outcome(unit.model, "failed", seconds, detail, paths.error, unit.seed)
+            log_text = f"{launcher.cluster} job {job.job_id}:\n{err}"
+            outcomes[unit] = _failed(unit.model, seconds, err, paths.error, log_text, unit.seed)
             continue
         seconds = time.monotonic() - start
         paths.error.unlink(missing_ok=True)

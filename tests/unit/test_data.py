@@ -34,6 +34,15 @@ def _save(path, arr, **kw):
     return path
 
 
+def _photo_folder(folder, n: int, suffix: str = ".png", side: int | None = None, **kw):
+    """``n`` synthetic photos ``0{suffix}``, ``1{suffix}``, ... in a new ``folder``; their list."""
+    folder.mkdir()
+    shape = {} if side is None else {"h": side, "w": side}
+    for i in range(n):
+        _save(folder / f"{i}{suffix}", _photo(seed=i, **shape), **kw)
+    return find_images(folder, None)
+
+
 def test_truncated_jpeg_names_the_file(tmp_path):
     good = _save(tmp_path / "good.jpg", _photo(), quality=95)
     (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
@@ -214,13 +223,12 @@ def test_skip_policy_counts_and_logs(tmp_path, caplog):
 
 
 def test_decoded_once_and_cached(tmp_path, monkeypatch):
-    folder = tmp_path / "p"
-    folder.mkdir()
-    for i in range(4):
-        _save(folder / f"{i}.png", _photo(seed=i))
-    files = find_images(folder, None)
+    files = _photo_folder(tmp_path / "p", 4)
     first = load_images(files, 32, cache_dir=tmp_path / "cache")
-    monkeypatch.setattr(data, "load_rgb", lambda *a, **k: pytest.fail("re-decoded a cached file"))
+    # where load_images looks it up (patching colorlib.data's re-export would change nothing)
+    monkeypatch.setattr(
+        data.folders, "load_rgb", lambda *a, **k: pytest.fail("re-decoded a cached file")
+    )
     again = load_images(files, 32, cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(first.images, again.images)
     assert again.names == first.names
@@ -299,11 +307,7 @@ class _Mapping(torch.utils.data.Dataset):
 
 
 def test_cache_is_memory_mapped_and_shared_by_workers(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(6):
-        _save(folder / f"{i}.png", _photo(96, 96, seed=i))
-    files = find_images(folder, None)
+    files = _photo_folder(tmp_path / "photos", 6, side=96)
     images = load_images(files, 64, cache_dir=tmp_path / "cache")
     assert isinstance(images.images, np.memmap) and not images.images.flags.writeable
     (cache,) = (tmp_path / "cache").glob("*.npy")
@@ -320,10 +324,7 @@ def test_cache_is_memory_mapped_and_shared_by_workers(tmp_path):
 
 def test_stale_or_incomplete_caches_are_rebuilt(tmp_path, monkeypatch):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(3):
-        _save(folder / f"{i}.png", _photo(seed=i))
-    files = find_images(folder, None)
+    files = _photo_folder(folder, 3)
     first = load_images(files, 32, cache_dir=tmp_path / "cache")
     decoded = []
     real = data.folders.load_rgb
@@ -340,12 +341,9 @@ def test_stale_or_incomplete_caches_are_rebuilt(tmp_path, monkeypatch):
 
 def test_parallel_decoding_equals_serial_and_reports_in_file_order(tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(8):
-        _save(folder / f"{i}.jpg", _photo(seed=i), quality=90)
+    files = _photo_folder(folder, 8, ".jpg", quality=90)
     (folder / "5.jpg").write_bytes(b"not a jpeg")
     (folder / "6.jpg").write_bytes(b"not a jpeg either")
-    files = find_images(folder, None)
     serial = load_images(files, 32, on_bad="skip", processes=1)
     parallel = load_images(files, 32, on_bad="skip", processes=2, cache_dir=tmp_path / "c")
     np.testing.assert_array_equal(serial.images, parallel.images)
