@@ -19,15 +19,13 @@ import torch
 
 from colorlib.atomic import atomic_write_bytes
 from colorlib.config import ExperimentConfig
+from colorlib.errors import CheckpointError, MissingFileError
 from colorlib.networks import UnetGenerator
 
 FORMAT = "colorlib.checkpoint"
 VERSION = 1
 KINDS = ("generator", "training_state")
 
-
-class CheckpointError(ValueError):
-    """A file that is not a usable colorlib checkpoint; the message names it."""
 
 
 def save_checkpoint(path: str | os.PathLike, kind: str, cfg: ExperimentConfig, **payload: Any):
@@ -48,7 +46,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"checkpoint {path} does not exist; train first (python -m colorlib train --model ID)"
         )
     if path.stat().st_size == 0:

@@ -5,8 +5,9 @@
     info       hardware and weight status           weights    prepare / status of ImageNet weights
     data       sample / download / split            study      the whole study (as run_all.py)
 
-Every ``--data`` accepts ``sample`` (the embedded photos). Anticipated failures print one line
-``error: ...`` and exit with code 2.
+Every ``--data`` accepts ``sample`` (the embedded photos). Anticipated failures
+(:mod:`colorlib.errors`) print one line ``error: ...`` and exit with code 2; anything else is a
+bug in colorlib and prints its traceback (exit code 1).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from colorlib.config import (
     make_config,
     parse_overrides,
 )
+from colorlib.errors import BUG_REPORT, ColorlibError, ConfigError
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -61,7 +63,7 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
         ckpt = args.checkpoint or paths.best
         saved = load_checkpoint(ckpt, kind="generator")["config"]
         if saved.model_id != args.model:
-            raise ValueError(f"{ckpt} holds model {saved.model_id}, not {args.model}")
+            raise ConfigError(f"{ckpt} holds model {saved.model_id}, not {args.model}")
     return saved.replace(**overrides)
 
 
@@ -152,7 +154,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(f"downloaded into {download_kaggle(args.out)}")
     else:
         if not args.data or not args.out:
-            raise ValueError("data split needs --data DIR and --out FILE.json")
+            raise ConfigError("data split needs --data DIR and --out FILE.json")
         from colorlib.data import resolve_data_dir
 
         split = create_validation_split(
@@ -356,26 +358,7 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     return parser
 
 
-def _anticipated() -> tuple[type[BaseException], ...]:
-    """The failures a user can fix from the message alone (evaluated only when one occurs)."""
-    from colorlib.data.sources import DownloadError
-    from colorlib.pretrained import WeightsNotFoundError
-    from colorlib.runs import FolderInUseError
-
-    return (
-        ValueError,  # bad parameters, unusable photos and checkpoints (CheckpointError)
-        TypeError,
-        FileNotFoundError,
-        FileExistsError,
-        NotADirectoryError,
-        PermissionError,
-        FloatingPointError,  # a non-finite loss (NonFiniteLossError)
-        DownloadError,
-        WeightsNotFoundError,
-        FolderInUseError,
-    )
-
-
+# errors of the user's environment rather than of colorlib: the message names the file
 DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
@@ -391,8 +374,12 @@ def _one_line(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
-    """Run one command. Anticipated failures print ``error: <one line>`` and return 2 (with
-    ``-v`` the traceback is printed first, for debugging)."""
+    """Run one command.
+
+    An anticipated failure (:class:`colorlib.errors.ColorlibError`, or a full disk) prints
+    ``error: <one line>`` and returns 2 (with ``-v`` the traceback first, for debugging).
+    Anything else is a bug: its traceback and a line saying so, then exit code 1.
+    """
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -402,12 +389,14 @@ def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
     logging.getLogger("PIL").setLevel(logging.WARNING)
     try:
         return args.func(args)
+    except ColorlibError as err:
+        return _fail(err, args.verbose)
     except OSError as err:
-        if not isinstance(err, _anticipated()) and err.errno not in DISK_FULL:
-            raise
+        if err.errno not in DISK_FULL:
+            return _bug()
         return _fail(err, args.verbose)
-    except _anticipated() as err:
-        return _fail(err, args.verbose)
+    except Exception:
+        return _bug()
 
 
 def _fail(err: BaseException, verbose: bool) -> int:
@@ -415,3 +404,9 @@ def _fail(err: BaseException, verbose: bool) -> int:
         traceback.print_exc()
     print(f"error: {_one_line(err)}", file=sys.stderr)
     return 2
+
+
+def _bug() -> int:
+    traceback.print_exc()
+    print(f"\n{BUG_REPORT}: {' '.join(sys.argv)}", file=sys.stderr)
+    return 1

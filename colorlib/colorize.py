@@ -22,6 +22,7 @@ from PIL import Image
 from colorlib.atomic import write_image
 from colorlib.color import AB_SCALE, encode_lab, lab_to_rgb, rgb_to_lab
 from colorlib.data import ImageError, find_images, load_rgb
+from colorlib.errors import OutputExistsError
 from colorlib.networks import UnetGenerator
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def plan_outputs(
     if not into_input_folder:
         beside = [s for s in sources if s.parent.resolve() == out_dir.resolve()]
         if beside:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"--out {out_dir} holds input photo(s) ({', '.join(map(str, beside[:3]))}); "
                 "colorize does not write beside its inputs, so no original can be replaced: "
                 "choose another --out, or pass --into-input-folder"
@@ -115,7 +116,7 @@ def plan_outputs(
         plan.append((src, dst))
     existing = [dst for _, dst in plan if dst.exists()]
     if existing and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{len(existing)} output file(s) exist ({', '.join(map(str, existing[:3]))}); "
             "nothing was written: pass --overwrite to replace them, or choose another --out"
         )

@@ -18,6 +18,8 @@ import typing
 from dataclasses import dataclass, fields
 from typing import Any
 
+from colorlib.errors import ConfigError, ConfigTypeError
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:
@@ -78,17 +80,17 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         if not (self.use_l1 or self.use_perceptual or self.use_gan):
-            raise ValueError("at least one of use_l1, use_perceptual, use_gan must be True")
+            raise ConfigError("at least one of use_l1, use_perceptual, use_gan must be True")
         if not 0 <= self.decay_start <= self.epochs or self.epochs < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"need 1 <= epochs and 0 <= decay_start <= epochs; got epochs={self.epochs}, "
                 f"decay_start={self.decay_start}"
             )
         if self.on_bad not in ("skip", "raise"):
-            raise ValueError(f"on_bad must be 'skip' or 'raise'; got {self.on_bad!r}")
+            raise ConfigError(f"on_bad must be 'skip' or 'raise'; got {self.on_bad!r}")
         for name in ("batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -203,9 +205,9 @@ def make_config(model_id: str, profile: str = "full", **overrides: Any) -> Exper
     ``GRAY`` gives the data/scale settings for evaluating the ab = 0 baseline.
     """
     if model_id not in PRESETS and model_id not in BASELINES:
-        raise ValueError(f"unknown model {model_id!r}; choose from {sorted(PRESETS)} or GRAY")
+        raise ConfigError(f"unknown model {model_id!r}; choose from {sorted(PRESETS)} or GRAY")
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     values = {"model_id": model_id, **PRESETS.get(model_id, {}), **PROFILES[profile]}
     _check_keys(overrides)
     values.update(overrides)
@@ -219,7 +221,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep:
-            raise ValueError(f"override {pair!r} is not key=value")
+            raise ConfigError(f"override {pair!r} is not key=value")
         _check_keys({key: None})
         out[key] = _parse_value(key, raw, hints[key])
     return out
@@ -244,7 +246,7 @@ def _check_keys(values: dict[str, Any]) -> None:
     known = {f.name for f in fields(ExperimentConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        raise ConfigError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
 
 
 def _coerce_sequence(key: str, value: Any) -> Any:
@@ -257,7 +259,7 @@ def _check_types(cfg: ExperimentConfig) -> None:
     for name, hint in _hints().items():
         value = getattr(cfg, name)
         if not _is_instance(value, hint):
-            raise TypeError(f"config key {name!r} must be {_type_name(hint)}; got {value!r}")
+            raise ConfigTypeError(f"config key {name!r} must be {_type_name(hint)}; got {value!r}")
 
 
 def _is_instance(value: Any, hint: Any) -> bool:
@@ -287,8 +289,10 @@ def _parse_value(key: str, raw: str, hint: Any) -> Any:
             return True
         if lowered in ("false", "0", "no", "off"):
             return False
-        raise TypeError(f"config key {key!r} must be a boolean (true/false); got {raw!r}")
+        raise ConfigTypeError(f"config key {key!r} must be a boolean (true/false); got {raw!r}")
     try:
         return hint(raw) if hint in (int, float) else raw
     except ValueError as err:
-        raise TypeError(f"config key {key!r} must be {_type_name(hint)}; got {raw!r}") from err
+        raise ConfigTypeError(
+            f"config key {key!r} must be {_type_name(hint)}; got {raw!r}"
+        ) from err

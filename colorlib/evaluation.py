@@ -28,6 +28,7 @@ from colorlib.data import (
     evaluation_files,
     load_images,
 )
+from colorlib.errors import NonFiniteError
 from colorlib.metrics import LPIPS, PAIR_METRICS, evaluate_pair
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
@@ -176,7 +177,7 @@ def _refuse_non_finite(per_image: pd.DataFrame, model_id: str) -> None:
         bad = ~np.isfinite(values) & ~((metric == "psnr") & (values == np.inf))
         if bad.any():
             names = per_image.loc[bad, "image"].tolist()
-            raise ValueError(
+            raise NonFiniteError(
                 f"{model_id}: {metric} is not finite for {len(names)} test image(s) (e.g. "
                 f"{names[:3]}): the predictions hold NaN or inf; no metrics were written"
             )

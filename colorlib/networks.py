@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from colorlib.errors import ConfigError
+
 INIT_GAIN = 0.02
 
 
@@ -171,7 +173,7 @@ def count_parameters(net: nn.Module) -> int:
 def _levels(image_size: int) -> int:
     levels = round(math.log2(image_size)) if image_size > 0 else 0
     if image_size < 32 or 2**levels != image_size:
-        raise ValueError(
+        raise ConfigError(
             f"image_size must be a power of two >= 32 (the U-Net halves it down to 1x1); "
             f"got {image_size}"
         )

@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from colorlib.atomic import atomic_write_bytes  # noqa: E402
 from colorlib.color import join_lab, lab_to_rgb  # noqa: E402
+from colorlib.errors import ResultsError
 from colorlib.metrics import HIGHER_IS_BETTER  # noqa: E402
 
 
@@ -189,7 +190,7 @@ def prediction_columns(
     }
     for m, p in predictions.items():
         if list(p["names"]) != list(first["names"]):
-            raise ValueError(f"{m} was evaluated on different test images; re-evaluate it")
+            raise ResultsError(f"{m} was evaluated on different test images; re-evaluate it")
         cols[m] = to_rgb_images(L, torch.from_numpy(p["ab_pred"]))
     return list(first["names"]), cols
 

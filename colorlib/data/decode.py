@@ -15,24 +15,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorlib.errors import ImageError
+
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any camera photo, far below a bomb
 # JPEGs above this are decoded at a reduced scale (Pillow's draft: 1/2, 1/4 or 1/8 in the DCT)
 # when the caller needs only a small image; a 100 MP JPEG then costs ~1/64 of the memory
 DRAFT_PIXELS = 36_000_000
 GRAY_SPREAD = 6  # a pixel is neutral if max(R,G,B) - min(R,G,B) <= this (JPEG chroma noise)
 GRAY_QUANTILE = 0.99  # an image is grayscale if this share of its pixels is neutral
-
-
-class ImageError(ValueError):
-    """A photo that cannot be used; the message names the file and what to do."""
-
-    def __init__(self, path: str | os.PathLike, reason: str, problem: str) -> None:
-        self.path, self.reason, self.problem = Path(path), reason, problem
-        printable = os.fsencode(path).decode("utf-8", "backslashreplace")  # any file name
-        super().__init__(f"{printable}: {problem}")
-
-    def __reduce__(self):  # crosses process boundaries (parallel decoding) intact
-        return (type(self), (self.path, self.reason, self.problem))
 
 
 def load_rgb(
@@ -54,7 +44,7 @@ def load_rgb(
     path = Path(path)
     if not path.exists():  # missing, or a symbolic link that is dangling or loops
         raise ImageError(
-            path, "missing", "missing file or broken symbolic link; fix the link or remove it"
+            path, "missing", "missing file or broken symbolic link", "fix the link or remove it"
         )
     try:
         with Image.open(path) as im:
@@ -63,8 +53,8 @@ def load_rgb(
                 raise ImageError(
                     path,
                     "too_large",
-                    f"{w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,} "
-                    "(a decompression bomb, or a genuinely huge image: raise max_pixels)",
+                    f"{w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,}",
+                    "a decompression bomb, or a genuinely huge image: raise max_pixels",
                 )
             if min_side and w * h > DRAFT_PIXELS and im.format == "JPEG":
                 im.draft("RGB", (min_side, min_side))
@@ -74,21 +64,23 @@ def load_rgb(
     except ImageError:
         raise
     except Image.DecompressionBombError as err:
-        raise ImageError(path, "too_large", f"refused as a decompression bomb ({err})") from err
+        raise ImageError(
+            path, "too_large", f"refused as a decompression bomb ({err})", "remove it"
+        ) from err
     except UnidentifiedImageError as err:
         raise ImageError(
-            path, "corrupt", "not an image file Pillow can read; remove it from the folder"
+            path, "corrupt", "not an image file Pillow can read", "remove it from the folder"
         ) from err
     except (OSError, SyntaxError, ValueError) as err:  # truncated / broken streams
         raise ImageError(
-            path, "corrupt", f"unreadable or truncated image ({err}); re-export or remove it"
+            path, "corrupt", f"unreadable or truncated image ({err})", "re-export or remove it"
         ) from err
     if require_color and is_grayscale(rgb):
         raise ImageError(
             path,
             "grayscale",
-            "grayscale photo in a colour folder (no colour to learn from); remove it, or pass "
-            "on_bad='skip' to skip such files",
+            "grayscale photo in a colour folder (no colour to learn from)",
+            "remove it, or pass on_bad='skip' to skip such files",
         )
     return rgb
 
@@ -113,8 +105,8 @@ def center_crop_resize(
         raise ImageError(
             path,
             "too_small",
-            f"{w}x{h} is smaller than image_size={size}; use a smaller image_size, remove the "
-            "file, or pass allow_upscale=True",
+            f"{w}x{h} is smaller than image_size={size}",
+            "use a smaller image_size, remove the file, or pass allow_upscale=True",
         )
     top, left = (h - side) // 2, (w - side) // 2
     square = Image.fromarray(rgb[top : top + side, left : left + side])
@@ -138,4 +130,4 @@ def _to_rgb8(im: Image.Image, path: Path) -> np.ndarray:
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
     if mode in ("RGB", "L", "1", "P", "CMYK", "YCbCr", "LAB", "HSV"):
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    raise ImageError(path, "unsupported", f"unsupported image mode {mode!r}; convert it to RGB")
+    raise ImageError(path, "unsupported", f"unsupported image mode {mode!r}", "convert it to RGB")

@@ -35,6 +35,7 @@ import numpy as np
 
 from colorlib.atomic import atomic_write_bytes
 from colorlib.data.decode import DEFAULT_MAX_PIXELS, ImageError, center_crop_resize, load_rgb
+from colorlib.errors import ConfigError, DataError, MissingFileError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def find_images(root: str | os.PathLike, split: str | Sequence[str] | None) -> l
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"data folder {root} does not exist; pass --data / data_dir pointing at the Kaggle "
             "layout or a folder of colour photos (e.g. ../shared/data/bsds500)"
         )
@@ -69,7 +70,7 @@ def find_images(root: str | os.PathLike, split: str | Sequence[str] | None) -> l
     if (root / split).is_dir():
         return _list_images(root / split)
     present = sorted(p.name for p in root.iterdir() if p.is_dir())
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{root} has no split {split!r}: expected {color.name}/ (Kaggle layout) or {split}/ "
         f"(photo folder); found folders {present or 'none'}. Use split=None for a flat folder"
         + ("; make the validation split first" if split == "val" else "")
@@ -85,7 +86,7 @@ def _list_images(folder: Path) -> list[Path]:
         if p.suffix.lower() in IMAGE_EXTENSIONS and (p.is_file() or p.is_symlink())
     )
     if not files:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
             "check the path or add photos"
         )
@@ -106,8 +107,8 @@ def _check_pairs(color: list[Path], black: list[Path], cdir: Path, bdir: Path) -
             cdir,
             "mismatch",
             f"{len(only_c)} file(s) without a partner in {bdir.name}/ (e.g. {only_c[:3]}) and "
-            f"{len(only_b)} in {bdir.name}/ without one here (e.g. {only_b[:3]}); the *_color "
-            "and *_black folders must hold the same file names",
+            f"{len(only_b)} in {bdir.name}/ without one here (e.g. {only_b[:3]})",
+            "the *_color and *_black folders must hold the same file names",
         )
 
 
@@ -146,7 +147,7 @@ def load_images(
     parallel (default: the CPU count, up to 8, for ``PARALLEL_DECODE_MIN`` photos or more).
     """
     if on_bad not in ON_BAD:
-        raise ValueError(f"unknown on_bad {on_bad!r}; choose from {list(ON_BAD)}")
+        raise ConfigError(f"unknown on_bad {on_bad!r}; choose from {list(ON_BAD)}")
     cache = _cache_path(files, image_size, on_bad, allow_upscale, max_pixels, cache_dir)
     if cache is not None:
         cached = _read_cache(cache)
@@ -171,7 +172,7 @@ def load_images(
                 "skipped %d of %d files (%s)", sum(map(len, skipped.values())), len(files), counts
             )
         if not names:
-            raise ValueError(f"no usable images among {len(files)} files (skipped: {skipped})")
+            raise DataError(f"no usable images among {len(files)} files (skipped: {skipped})")
         if cache is None:
             return ImageSet(target[: len(names)], names, skipped)
         target.flush()

@@ -20,6 +20,7 @@ from PIL import Image
 from colorlib.atomic import atomic_write_bytes, write_image
 from colorlib.config import SPLIT_SEED, ExperimentConfig
 from colorlib.data.folders import ImageSet, dataset_fingerprint, find_images, load_images
+from colorlib.errors import ConfigError, DownloadError, MissingFileError, OutputExistsError
 from colorlib.paths import project_root
 
 # --- the embedded sample: real colour photographs shipped inside scikit-image ---------------
@@ -114,9 +115,6 @@ def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
 KAGGLE_DATASET = "aayush9753/image-colorization-dataset"
 
 
-class DownloadError(RuntimeError):
-    """The dataset could not be fetched; the message says what to do."""
-
 
 def download_kaggle(target: str | os.PathLike | None = None) -> Path:
     """Fetch the original study's dataset with the user's Kaggle credentials.
@@ -161,7 +159,7 @@ def download_kaggle(target: str | os.PathLike | None = None) -> Path:
 def holdout(files: list[Path], n_val: int, seed: int) -> tuple[list[Path], list[Path]]:
     """Seeded split of ``files`` into (train, val) with ``n_val`` photos held out; order kept."""
     if not 0 < n_val < len(files):
-        raise ValueError(
+        raise ConfigError(
             f"holding out {n_val} photos for validation needs between 1 and "
             f"{len(files) - 1} of them; {len(files)} training photos found"
         )
@@ -209,7 +207,7 @@ def create_validation_split(
     if out.exists():
         existing = json.loads(out.read_text())
         if (existing.get("train"), existing.get("val")) != (split["train"], split["val"]):
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{out} already holds a different validation split; every model must see the "
                 "same one, so it is not overwritten. Delete it deliberately to re-split."
             )
@@ -224,7 +222,7 @@ def read_split(
     """The (train, val) files of a split written by :func:`create_validation_split`."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"split file {path} does not exist; create it with "
             "notebooks/create_validation_split.ipynb or run_all.py"
         )

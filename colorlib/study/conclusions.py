@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from colorlib.config import BASELINES, PRESETS
+from colorlib.errors import ResultsError
 from colorlib.metrics import HIGHER_IS_BETTER, overall_scores
 from colorlib.stats import BOOTSTRAP_RESAMPLES, percentile_interval, two_level_draws
 
@@ -87,7 +88,7 @@ def check_same_images(per_image: pd.DataFrame) -> None:
     for (model, seed), images in lists.items():
         if images != first:
             extra, missing = sorted(set(images) - set(first)), sorted(set(first) - set(images))
-            raise ValueError(
+            raise ResultsError(
                 f"{model} (seed {seed}) was scored on a different test list than "
                 f"{lists.index[0][0]} (seed {lists.index[0][1]}): {len(extra)} extra "
                 f"{extra[:3]}, {len(missing)} missing {missing[:3]}; re-evaluate it"

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from colorlib.config import BASELINES, PATH_FIELDS, ExperimentConfig, make_config
+from colorlib.errors import BUG_REPORT, StepFailedError
 from colorlib.paths import project_root, under_root
 from colorlib.runs import RunPaths, saved_config
 
@@ -107,10 +108,12 @@ def _torchrun_train(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) ->
         text=True,
     )
     if done.returncode:
-        raise RuntimeError(
-            f"{cfg.model_id}: torchrun training over {nproc_per_node} processes failed "
-            f"(exit {done.returncode}):\n{done.stderr[-4000:]}"
-        )
+        what = f"{cfg.model_id}: torchrun training over {nproc_per_node} processes failed"
+        # a rank that stopped on an anticipated error printed colorlib's one line
+        anticipated = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+        if anticipated and BUG_REPORT not in done.stderr:
+            raise StepFailedError(f"{what}: {anticipated[0].removeprefix('error: ')}")
+        raise RuntimeError(f"{what} (exit {done.returncode}):\n{done.stderr[-4000:]}")
     paths = RunPaths.of(cfg)
     trained = saved_config(paths)
     if trained is None or trained.differs_from(cfg):

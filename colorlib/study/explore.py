@@ -20,6 +20,7 @@ from PIL import Image
 from colorlib.checkpoints import load_generator
 from colorlib.colorize import colorize_array
 from colorlib.data import load_rgb
+from colorlib.errors import MissingFileError
 from colorlib.plots import png_bytes, prediction_columns
 from colorlib.study.report import load_study
 
@@ -38,7 +39,7 @@ def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.Path
 
     study = load_study(results_dir, models_dir)
     if not study.predictions:
-        raise FileNotFoundError(f"no saved test predictions under {results_dir}; run the study")
+        raise MissingFileError(f"no saved test predictions under {results_dir}; run the study")
     names, columns = prediction_columns(study.predictions)
     models = list(columns)[2:]  # after "input (L)" and "ground truth"
     per_image = study.shown_per_image().set_index(["image", "model"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colorlib.errors import ConfigError
 from colorlib.paths import project_root
 from colorlib.runs import StudyPaths
 
@@ -72,7 +73,7 @@ def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) ->
     declared = papermill.inspect_notebook(str(notebook))
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{Path(notebook).name} has no parameter(s) {unknown}; it declares {sorted(declared)}"
         )
 

@@ -27,6 +27,7 @@ import torch
 from colorlib import plots
 from colorlib.atomic import write_csv
 from colorlib.config import BASELINES, PRESETS, ExperimentConfig
+from colorlib.errors import MissingFileError, ResultsError
 from colorlib.evaluation import SUMMARY_METRICS
 from colorlib.metrics import overall_score
 from colorlib.networks import UnetGenerator, count_parameters
@@ -84,7 +85,7 @@ def load_study(
     chosen = [m for m in found if models is None or m in models]
     missing = sorted(set(models or []) - set(found))
     if missing or not chosen:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no evaluation results for {missing or 'any model'} under {paths.results}; run "
             "run_all.py (or python -m colorlib evaluate --model ID) first"
         )
@@ -235,7 +236,7 @@ def paired_tests(study: Study, reference: str = "A", metric: str = "ciede2000") 
     (paired by test image), with Holm-adjusted p-values."""
     wide = study.per_image.pivot_table(index="image", columns="model", values=metric)
     if reference not in wide:
-        raise ValueError(f"reference model {reference!r} has no results; have {list(wide)}")
+        raise ResultsError(f"reference model {reference!r} has no results; have {list(wide)}")
     rows = []
     for m in wide.columns:
         if m == reference:
@@ -279,7 +280,7 @@ def write_report(
     plots.plot_metric_bars(study.summary, files["bars"], baselines=BASELINES)
     plots.plot_history_comparison(study.histories, files["history"])
     if not study.predictions:
-        raise FileNotFoundError(f"no saved test predictions under {study.paths.results}")
+        raise MissingFileError(f"no saved test predictions under {study.paths.results}")
     names, columns = plots.prediction_columns(study.predictions)
     plots.image_grid(columns, files["grid"], row_labels=names, cell=1.6)
     for row, name in enumerate(names):

@@ -37,6 +37,7 @@ import pandas as pd
 
 from colorlib.atomic import atomic_write_bytes
 from colorlib.config import BASELINES, PRESETS, PROFILES, SPLIT_SEED, ExperimentConfig
+from colorlib.errors import ConfigError, OutputExistsError
 from colorlib.paths import under_root
 from colorlib.runs import StudyPaths, exclusive, is_complete
 from colorlib.study.experiment import build_config
@@ -171,13 +172,13 @@ def run_study(
     (``torchrun``)."""
     unknown = sorted(set(models) - set(ALL_MODELS))
     if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {list(ALL_MODELS)}")
+        raise ConfigError(f"unknown model(s) {unknown}; choose from {list(ALL_MODELS)}")
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be one or more distinct integers; got {seeds}")
+        raise ConfigError(f"seeds must be one or more distinct integers; got {seeds}")
     if "seed" in (overrides or {}):
-        raise ValueError("set the training seed(s) with seeds=... (--seeds), not an override")
+        raise ConfigError("set the training seed(s) with seeds=... (--seeds), not an override")
     study = StudyPaths(under_root(results_dir), under_root(models_dir))
     several = len(seeds) > 1
     _check_layout(study, several, models)
@@ -217,12 +218,12 @@ def _check_layout(study: StudyPaths, several: bool, models: tuple[str, ...]) -> 
     if several:
         one_seed = [m for m in models if study.run(m).run_json.exists()]
         if one_seed:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{study.results} holds a one-seed study (e.g. {study.run(one_seed[0]).results}); "
                 "a several-seed study needs its own folder: pass --results-dir and --models-dir"
             )
     elif study.seeds():
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{study.results} holds a several-seed study (seed_{study.seeds()[0]}/, ...); run "
             "it with its --seeds, or pass another --results-dir and --models-dir"
         )
