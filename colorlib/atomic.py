@@ -47,6 +47,12 @@ def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
     return atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """``text`` as UTF-8; characters that cannot be encoded (a traceback may quote file names
+    that are not valid UTF-8) as backslash escapes."""
+    return atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike, **kwargs: Any) -> Path:
     """``df.to_csv(**kwargs)``, written atomically."""
     return atomic_write_bytes(path, df.to_csv(**kwargs).encode())

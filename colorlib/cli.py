@@ -23,10 +23,14 @@ import pandas as pd
 
 from colorlib.config import (
     BASELINES,
+    DEFAULT_SEED,
+    N_VAL,
     PRESETS,
     PROFILES,
+    SPLIT_SEED,
     ExperimentConfig,
     make_config,
+    model_ids,
     parse_overrides,
 )
 from colorlib.errors import BUG_REPORT, ColorlibError, ConfigError
@@ -86,12 +90,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from colorlib.evaluation import evaluate
+    from colorlib.metrics import reported
     from colorlib.runtime import Ranks
 
     if not Ranks.from_env().main:  # under torchrun: rank 0 evaluates, the metrics of one process
         return 0
     table = evaluate(_evaluate_config(args), checkpoint=args.checkpoint)
-    cols = ["model", "psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred", "val_loss"]
+    cols = ["model", *reported(), "val_loss"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
@@ -262,7 +267,7 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a configuration (or GRAY) on the test set")
     model_args(
         p,
-        list(PRESETS) + list(BASELINES),
+        list(model_ids()),
         "default: the configuration the run was trained with (GRAY: full)",
     )
     p.add_argument("--checkpoint", help="default: the run's best checkpoint under models_dir")
@@ -291,8 +296,8 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="target folder (sample, download) or split file (split)")
     p.add_argument("--data", help="split: the data folder, or 'sample'")
-    p.add_argument("--n-val", type=int, default=250, help="split: photos held out")
-    p.add_argument("--seed", type=int, default=42, help="split: the hold-out seed")
+    p.add_argument("--n-val", type=int, default=N_VAL, help="split: photos held out")
+    p.add_argument("--seed", type=int, default=SPLIT_SEED, help="split: the hold-out seed")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser(
@@ -324,7 +329,7 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
     p.add_argument(
         "--models",
-        default=",".join((*PRESETS, *BASELINES)),
+        default=",".join(model_ids()),
         help="comma-separated ids (default: all ten and GRAY)",
     )
     p.add_argument("--force", action="store_true", help="rerun complete configurations")
@@ -333,8 +338,9 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.add_argument(
         "--seeds",
         type=seed_list,
-        default=(42,),
-        help="training seeds, comma-separated (default 42); several: one run per configuration "
+        default=(DEFAULT_SEED,),
+        help=f"training seeds, comma-separated (default {DEFAULT_SEED}); several: one run per "
+        "configuration "
         "and seed, in results/seed_{S}/, and across-seed statistics",
     )
     p.add_argument("--models-dir", default="models")

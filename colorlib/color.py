@@ -12,7 +12,7 @@ a, b        about ±128      ``a / 128``, ``b / 128``
 The conversions follow scikit-image's ``rgb2lab`` / ``lab2rgb`` exactly (sRGB, D65
 illuminant, 2° observer, the same piecewise thresholds), but work on batched torch tensors
 ``(N, 3, H, W)`` and are differentiable, so the perceptual loss can back-propagate through
-Lab -> RGB. ``tests/test_color.py`` checks them against scikit-image.
+Lab -> RGB. ``tests/unit/test_color.py`` checks them against scikit-image.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import functools
 
 import torch
 
-# --- the study's normalisation (STUDY.md, "Normalisation") -----------------------------------
+# --- the study's normalisation (README, "The study") ------------------------------------------
 L_SCALE = 50.0  # L in [0, 100]  ->  L / 50 - 1 in [-1, 1]
 L_SHIFT = 1.0
 AB_SCALE = 128.0  # a, b in about [-128, 128]  ->  a / 128, b / 128

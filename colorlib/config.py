@@ -4,7 +4,7 @@ A run is ``preset + profile + overrides``::
 
     cfg = make_config("C", profile="cpu", data_dir="../shared/data/bsds500", epochs=3)
 
-Presets (``A``–``F`` and the four ablations of C) set only the losses, exactly as STUDY.md's
+Presets (``A``–``F`` and the four ablations of C) set only the losses, exactly as the study's
 table; profiles (``full``, ``cpu``, ``smoke``) set only the scale. Neither changes the code path.
 Unknown keys and wrong types raise, as nanoGPT's configurator does.
 """
@@ -19,6 +19,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from colorlib.errors import ConfigError, ConfigTypeError
+
+# the training seed when none is given; also the seed of the validation split (SPLIT_SEED) and
+# of the study's bootstrap draws, so that one number reproduces a whole study
+DEFAULT_SEED = 42
+# photos held out for validation when a dataset has no val/ folder of its own (the original:
+# 250 of the Kaggle layout's 5,000); a config's val_holdout > 0 replaces it
+N_VAL = 250
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class ExperimentConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    # --- augmentation (training only; STUDY.md)
+    # --- augmentation (training only; README, "The study")
     augment: bool = True
     hflip: bool = True
     rotation_deg: float = 15.0
@@ -60,7 +67,7 @@ class ExperimentConfig:
     max_test_images: int = 0
     on_bad: str = "skip"  # "skip" (logged, counted) or "raise" for unusable photos
     # --- run
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     checkpoint_every: int = 10  # interval checkpoints models/{ID}/checkpoint_epoch_*.pt
     val_sample_count: int = 4  # validation images in val_samples_{ID}_epoch_*.png
     device: str = "auto"  # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
@@ -140,9 +147,10 @@ HOW_FIELDS = frozenset(
 # project folder for the notebooks); "sample" in data_dir names the embedded photos
 PATH_FIELDS = ("data_dir", "split_file", "models_dir", "results_dir", "cache_dir")
 
-# STUDY.md, "Configurations": losses only.
-# the validation split's seed: one split for every model and every training seed (STUDY.md)
-SPLIT_SEED = 42
+# the validation split's seed: one split for every model and every training seed
+SPLIT_SEED = DEFAULT_SEED
+
+# The study's configurations (the paper's table, README "Configurations"): losses only.
 
 PRESETS: dict[str, dict[str, Any]] = {
     "A": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=False),
@@ -169,6 +177,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
 }
 BASELINES = ("GRAY",)  # evaluated, never trained
+
+
+def model_ids() -> tuple[str, ...]:
+    """Every configuration a study can run, in study order: the presets, then the baselines.
+    The one list of models: the CLI, the runner, the tables and the page read it (adding a
+    preset to :data:`PRESETS` adds it everywhere)."""
+    return (*PRESETS, *BASELINES)
 
 # Scale only. `cpu`: see README "Profiles" for the measured time of all ten models.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -204,8 +219,8 @@ def make_config(model_id: str, profile: str = "full", **overrides: Any) -> Exper
 
     ``GRAY`` gives the data/scale settings for evaluating the ab = 0 baseline.
     """
-    if model_id not in PRESETS and model_id not in BASELINES:
-        raise ConfigError(f"unknown model {model_id!r}; choose from {sorted(PRESETS)} or GRAY")
+    if model_id not in model_ids():
+        raise ConfigError(f"unknown model {model_id!r}; choose from {list(model_ids())}")
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     values = {"model_id": model_id, **PRESETS.get(model_id, {}), **PROFILES[profile]}

@@ -24,12 +24,13 @@ from colorlib.config import BASELINES, ExperimentConfig
 from colorlib.data import (
     ColorizationDataset,
     ImageError,
+    ImageSet,
     dataset_fingerprint,
     evaluation_files,
     load_images,
 )
 from colorlib.errors import NonFiniteError
-from colorlib.metrics import LPIPS, PAIR_METRICS, evaluate_pair
+from colorlib.metrics import LPIPS, METRICS, evaluate_pair
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
 from colorlib.runs import RunPaths, exclusive, record_run
@@ -38,7 +39,13 @@ from colorlib.stats import bootstrap_ci
 
 log = logging.getLogger(__name__)
 
-SUMMARY_METRICS = (*PAIR_METRICS, "inference_ms")
+
+
+def summary_metrics() -> tuple[str, ...]:
+    """The summary's metrics: every per-image metric (:data:`colorlib.metrics.METRICS`) and
+    the inference time."""
+    return (*METRICS, "inference_ms")
+
 GRID_ROWS = 6  # test images shown per model, spread evenly over the test set
 
 
@@ -64,87 +71,25 @@ def evaluate(
 def _evaluate(
     cfg: ExperimentConfig, paths: RunPaths, checkpoint: str | Path | None, batch_size: int
 ) -> pd.DataFrame:
+    """The evaluation's steps: predictor, test photos, scores, tables, figure, record."""
     device = select_device(cfg.device)
-    val_loss = float("nan")
-    if cfg.model_id in BASELINES:
-        predictor, source = GRAY, "ab = 0 baseline"
-    else:
-        ckpt = Path(checkpoint) if checkpoint else paths.best
-        predictor, blob = load_generator(ckpt)
-        val_loss = float(blob.get("val_l1", float("nan")))
-        source = str(ckpt)
+    predictor, source, val_loss = _predictor(cfg, paths, checkpoint)
     predictor = predictor.to(device).eval()
-
     files = evaluation_files(cfg)
-    # every configuration is scored on the same, complete list: a test photo that cannot be
-    # used is an error naming it, whatever ``on_bad`` says for training photos
-    try:
-        images = load_images(files, cfg.image_size, on_bad="raise", cache_dir=cfg.cache_dir)
-    except ImageError as err:
-        raise ImageError(
-            err.path,
-            err.reason,
-            f"test photo not usable ({err.problem.split(';')[0]}); every configuration is "
-            "scored on the same complete test list, so evaluation stops: remove or replace it",
-        ) from err
-    loader = ColorizationDataset(images).batches(batch_size, device=device)
+    images = _test_images(cfg, files)
     lpips = LPIPS(backbone=cfg.backbone).to(device)
-
     # the float64 CPU reference on the CPU; float32 on an accelerator (bound: test_metrics.py)
     dtype = torch.float64 if device.type == "cpu" else torch.float32
-    rows: list[pd.DataFrame] = []
     shown = grid_indices(len(images))
-    grid: list[tuple[torch.Tensor, ...]] = []
-    seen = 0
-    for L, ab in loader:
-        start = time.perf_counter()
-        with torch.no_grad():
-            pred = predictor(L).float()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        ms = (time.perf_counter() - start) * 1000 / L.shape[0]
-        metrics = evaluate_pair(L, pred, ab, lpips=lpips, device=device, dtype=dtype)
-        rows.append(pd.DataFrame(metrics | {"inference_ms": np.full(L.shape[0], ms)}))
-        here = [i - seen for i in shown if seen <= i < seen + len(L)]
-        grid.append((L[here].cpu(), ab[here].cpu(), pred[here].cpu()))
-        seen += len(L)
-    per_image = pd.concat(rows, ignore_index=True)
+    per_image, grid = _score(predictor, images, shown, lpips, device, dtype, batch_size)
     per_image.insert(0, "image", images.names)
     per_image.insert(0, "model", cfg.model_id)
     _refuse_non_finite(per_image, cfg.model_id)
     write_csv(per_image, paths.per_image_csv, index=False)
-
-    summary: dict[str, object] = {"model": cfg.model_id}
-    for m in SUMMARY_METRICS:
-        low, high = bootstrap_ci(per_image[m].to_numpy(), seed=cfg.seed)
-        summary |= {m: per_image[m].mean(), f"{m}_ci_low": low, f"{m}_ci_high": high}
-    summary |= {
-        "val_loss": val_loss,
-        "n_images": len(per_image),
-        "lpips_backbone": lpips.weights_source.describe(),
-    }
+    summary = _summary(per_image, cfg.seed, val_loss, lpips.weights_source.describe())
     table = pd.DataFrame([summary])
     write_csv(table, paths.metrics_csv, index=False)
-
-    L, ab, pred = (torch.cat(parts) for parts in zip(*grid))
-    names = [images.names[i] for i in shown]
-    # the images of the grid, for cross-model figures and the report that need no inference
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        names=np.array(names),
-        L=L.numpy(),
-        ab_true=ab.numpy(),
-        ab_pred=pred.numpy(),
-    )
-    atomic_write_bytes(paths.predictions, buf.getvalue())
-    sample_grid(
-        L,
-        {"ground truth": ab, cfg.model_id: pred},
-        paths.results_png,
-        title=f"{cfg.model_id} on the test set",
-        row_labels=names,
-    )
+    _save_shown(cfg.model_id, paths, [images.names[i] for i in shown], *grid)
     record_run(
         cfg,
         device,
@@ -167,10 +112,85 @@ def _evaluate(
     return table
 
 
+def _predictor(
+    cfg: ExperimentConfig, paths: RunPaths, checkpoint: str | Path | None
+) -> tuple[torch.nn.Module, str, float]:
+    """``(predictor, where it came from, its validation L1)``: GRAY, or a generator from its
+    checkpoint (the run's ``best_model.pt`` unless ``checkpoint``)."""
+    if cfg.model_id in BASELINES:
+        return GRAY, "ab = 0 baseline", float("nan")
+    ckpt = Path(checkpoint) if checkpoint else paths.best
+    predictor, blob = load_generator(ckpt)
+    return predictor, str(ckpt), float(blob.get("val_l1", float("nan")))
+
+
+def _test_images(cfg: ExperimentConfig, files: list[Path]) -> ImageSet:
+    """Every test photo, decoded. Every configuration is scored on the same, complete list: a
+    test photo that cannot be used is an error naming it, whatever ``on_bad`` says for
+    training photos."""
+    try:
+        return load_images(files, cfg.image_size, on_bad="raise", cache_dir=cfg.cache_dir)
+    except ImageError as err:
+        raise ImageError(
+            err.path,
+            err.reason,
+            f"test photo not usable ({err.problem})",
+            "every configuration is scored on the same complete test list, so evaluation "
+            "stops: remove or replace it",
+        ) from err
+
+
+def _score(predictor, images: ImageSet, shown: list[int], lpips, device, dtype, batch_size):
+    """Per-image metrics of ``predictor`` on ``images`` (a DataFrame, one row per photo, with
+    the inference time per image of its batch), and ``(L, ab_true, ab_pred)`` of ``shown``."""
+    rows: list[pd.DataFrame] = []
+    grid: list[tuple[torch.Tensor, ...]] = []
+    seen = 0
+    for L, ab in ColorizationDataset(images).batches(batch_size, device=device):
+        start = time.perf_counter()
+        with torch.no_grad():
+            pred = predictor(L).float()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        ms = (time.perf_counter() - start) * 1000 / L.shape[0]
+        metrics = evaluate_pair(L, pred, ab, lpips=lpips, device=device, dtype=dtype)
+        rows.append(pd.DataFrame(metrics | {"inference_ms": np.full(L.shape[0], ms)}))
+        here = [i - seen for i in shown if seen <= i < seen + len(L)]
+        grid.append((L[here].cpu(), ab[here].cpu(), pred[here].cpu()))
+        seen += len(L)
+    return pd.concat(rows, ignore_index=True), [torch.cat(parts) for parts in zip(*grid)]
+
+
+def _summary(per_image: pd.DataFrame, seed: int, val_loss: float, backbone: str) -> dict:
+    """The one-row summary: each metric's mean with its 95 % bootstrap interval."""
+    summary: dict[str, object] = {"model": per_image["model"].iloc[0]}
+    for m in summary_metrics():
+        low, high = bootstrap_ci(per_image[m].to_numpy(), seed=seed)
+        summary |= {m: per_image[m].mean(), f"{m}_ci_low": low, f"{m}_ci_high": high}
+    return summary | {"val_loss": val_loss, "n_images": len(per_image), "lpips_backbone": backbone}
+
+
+def _save_shown(model_id: str, paths: RunPaths, names: list[str], L, ab, pred) -> None:
+    """The grid's test images as ``test_predictions_{ID}.npz`` (cross-model figures and the
+    page need no inference) and as the run's colorization results figure."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, names=np.array(names), L=L.numpy(), ab_true=ab.numpy(), ab_pred=pred.numpy()
+    )
+    atomic_write_bytes(paths.predictions, buf.getvalue())
+    sample_grid(
+        L,
+        {"ground truth": ab, model_id: pred},
+        paths.results_png,
+        title=f"{model_id} on the test set",
+        row_labels=names,
+    )
+
+
 def _refuse_non_finite(per_image: pd.DataFrame, model_id: str) -> None:
     """NaN or infinite metrics (from non-finite predictions) are an error, never a table row.
     PSNR is +inf for a perfect prediction, which is finite information and allowed."""
-    for metric in PAIR_METRICS:
+    for metric in METRICS:
         if metric not in per_image:
             continue
         values = per_image[metric].to_numpy(dtype=np.float64)

@@ -1,4 +1,4 @@
-"""The study's losses (STUDY.md, "Losses").
+"""The study's losses (README, "The study": losses).
 
 Generator: ``L_G = λ1 · L1 + λ2 · L_perc + L_adv``, each term only when enabled.
 All inputs are in the network's normalised range (see :mod:`colorlib.color`).

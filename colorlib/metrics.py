@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,8 +32,6 @@ from colorlib.pretrained import WeightSource, load_features
 
 SSIM_WIN_SIZE = 7
 SSIM_K1, SSIM_K2 = 0.01, 0.03
-# metric -> True when higher is better (overall_score reverses the others)
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "ciede2000": False, "lpips": False}
 
 
 # --- PSNR / SSIM ----------------------------------------------------------------------------
@@ -221,15 +221,15 @@ def overall_score(df: pd.DataFrame) -> pd.Series:
     on which every model ties contributes 1 to every row (nobody is worse). The original
     normalised across its ten trained configurations; pass those rows only to reproduce it.
     """
-    missing = [c for c in HIGHER_IS_BETTER if c not in df.columns]
+    missing = [c for c in scored() if c not in df.columns]
     if missing:
-        raise ValueError(f"overall_score needs columns {list(HIGHER_IS_BETTER)}; missing {missing}")
-    values = df[list(HIGHER_IS_BETTER)].to_numpy(dtype=np.float64)
+        raise ValueError(f"overall_score needs columns {list(scored())}; missing {missing}")
+    values = df[list(scored())].to_numpy(dtype=np.float64)
     return pd.Series(overall_scores(values), index=df.index, name="overall_score")
 
 
 def overall_scores(values: np.ndarray) -> np.ndarray:
-    """:func:`overall_score` on arrays: ``values (..., models, 4)`` in ``HIGHER_IS_BETTER``'s
+    """:func:`overall_score` on arrays: ``values (..., models, 4)`` in :func:`scored`'s
     column order -> ``(..., models)``; the leading axes are independent tables (bootstrap
     draws)."""
     values = np.asarray(values, dtype=np.float64)
@@ -237,7 +237,7 @@ def overall_scores(values: np.ndarray) -> np.ndarray:
     span = values.max(axis=-2, keepdims=True) - low
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.where(span > 0, (values - low) / np.where(span > 0, span, 1.0), 1.0)
-    higher = np.array(list(HIGHER_IS_BETTER.values()))
+    higher = np.array([METRICS[m].higher_is_better for m in scored()])
     return np.where(higher, norm, 1.0 - np.where(span > 0, norm, 0.0)).mean(axis=-1)
 
 
@@ -286,16 +286,62 @@ class LPIPS(nn.Module):
 
 
 EVAL_CHUNK = 4  # images per pass of the pixel metrics: small enough to stay in cache
-# evaluate_pair's keys, in its (and the per-image CSV's) column order; lpips only when asked
-PAIR_METRICS = (
-    "psnr",
-    "ssim",
-    "ciede2000",
-    "lpips",
-    "colorfulness_pred",
-    "colorfulness_true",
-    "out_of_gamut",
-)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What the pixel metrics of a chunk of ``n`` images are computed from: both images as
+    sRGB ``(n, 3, H, W)`` in [0, 1] (clipped to the gamut), the per-pixel ΔE00 ``(n, H, W)``
+    and the share of the prediction's pixels outside the sRGB gamut ``(n,)``."""
+
+    rgb_pred: torch.Tensor
+    rgb_true: torch.Tensor
+    delta_e: torch.Tensor
+    out_of_gamut: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One per-image metric of the evaluation.
+
+    ``label``: its heading in tables, figures and the page. ``higher_is_better``: ``True`` or
+    ``False`` for the metrics the overall score combines; ``None`` for one reported beside
+    them (colourfulness). ``of``: the per-image values ``(n,)`` of a :class:`Chunk`; ``None``
+    for LPIPS, which needs its network (:class:`LPIPS`). ``reported``: ``False`` for the
+    diagnostics that the per-image CSV keeps but tables and figures do not show.
+    """
+
+    label: str
+    higher_is_better: bool | None = None
+    of: Callable[[Chunk], torch.Tensor] | None = None
+    reported: bool = True
+
+
+# The evaluation's metrics, in the per-image CSV's column order: the one definition that every
+# table, figure, claim and the page reads (adding a metric is one entry here).
+METRICS: dict[str, Metric] = {
+    "psnr": Metric("PSNR (dB) ↑", True, lambda c: _psnr(c.rgb_true, c.rgb_pred, 1.0, (-3, -2, -1))),
+    "ssim": Metric("SSIM ↑", True, lambda c: _ssim(c.rgb_true, c.rgb_pred, 1.0)),
+    "ciede2000": Metric("CIEDE2000 ΔE00 ↓", False, lambda c: c.delta_e.mean(dim=(1, 2))),
+    "lpips": Metric("LPIPS ↓", False),
+    "colorfulness_pred": Metric("colourfulness", None, lambda c: _colorfulness(c.rgb_pred)),
+    "colorfulness_true": Metric(
+        "colourfulness of the truth", None, lambda c: _colorfulness(c.rgb_true), reported=False
+    ),
+    "out_of_gamut": Metric(
+        "share out of gamut", None, lambda c: c.out_of_gamut, reported=False
+    ),
+}
+
+
+def scored() -> tuple[str, ...]:
+    """The metrics the overall score combines (PSNR, SSIM, ΔE00, LPIPS), in table order."""
+    return tuple(k for k, m in METRICS.items() if m.higher_is_better is not None)
+
+
+def reported() -> tuple[str, ...]:
+    """The metrics every table, figure and the page show: the scored ones and colourfulness."""
+    return tuple(k for k, m in METRICS.items() if m.reported)
 
 
 @torch.no_grad()
@@ -313,7 +359,7 @@ def evaluate_pair(
     Both images are reconstructed to displayable sRGB (Lab -> RGB, clipped to the gamut);
     PSNR, SSIM, colourfulness and LPIPS are computed on those RGB images and ΔE00 (mean over
     every pixel) on their Lab values. Returns float64 arrays ``(N,)`` keyed as
-    ``PAIR_METRICS`` (``lpips`` only with ``lpips``).
+    :data:`METRICS`, in its order (``lpips`` only with ``lpips``).
 
     The pixel metrics are torch operations in ``dtype`` on ``device``. The default, float64 on
     the CPU, is the reference that reproduces scikit-image and the published values; it runs
@@ -335,7 +381,7 @@ def evaluate_pair(
         rgb_pred, rgb_true = (torch.cat([c[i] for c in chunks]) for i in (1, 2))
         distances = lpips((rgb_pred * 2 - 1).float().to(on), (rgb_true * 2 - 1).float().to(on))
         values["lpips"] = distances.cpu().double().numpy()
-    return {k: values[k] for k in PAIR_METRICS if k in values}
+    return {k: values[k] for k in METRICS if k in values}
 
 
 def _pixel_metrics(
@@ -347,14 +393,8 @@ def _pixel_metrics(
     delta_e = ciede2000(
         rgb_to_lab(rgb_true).permute(0, 2, 3, 1), rgb_to_lab(rgb_pred).permute(0, 2, 3, 1)
     )
-    metrics = {
-        "psnr": _psnr(rgb_true, rgb_pred, 1.0, dims=(-3, -2, -1)),
-        "ssim": _ssim(rgb_true, rgb_pred, 1.0),
-        "ciede2000": delta_e.mean(dim=(1, 2)),
-        "colorfulness_pred": _colorfulness(rgb_pred),
-        "colorfulness_true": _colorfulness(rgb_true),
-        "out_of_gamut": gamut,
-    }
+    chunk = Chunk(rgb_pred, rgb_true, delta_e, gamut)
+    metrics = {k: m.of(chunk) for k, m in METRICS.items() if m.of is not None}
     return metrics, rgb_pred, rgb_true
 
 

@@ -108,9 +108,9 @@ class UnetGenerator(nn.Module):
 class PatchDiscriminator(nn.Module):
     """PatchGAN on the pair (L, ab) ``(N, 1+2, S, S)`` -> logits ``(N, 1, S/16, S/16)``.
 
-    Four stride-2 4x4 convs (ndf, 2·ndf, 4·ndf, 8·ndf; BatchNorm on all but the first,
-    LeakyReLU 0.2) and a 3x3 stride-1 conv to one channel, as STUDY.md specifies (pix2pix's
-    ``NLayerDiscriminator`` uses a stride-1 4x4 fourth conv instead; this study does not).
+    Four stride-2 4x4 convs (ndf, 2·ndf, 4·ndf, 8·ndf; BatchNorm on all but the first, LeakyReLU
+    0.2) and a 3x3 stride-1 conv to one channel, as the study specifies (README, "The study";
+    pix2pix's ``NLayerDiscriminator`` uses a stride-1 4x4 fourth conv instead; this study does not).
     """
 
     def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 4) -> None:

@@ -1,4 +1,4 @@
-"""All project paths from one place, relative to the project root (STYLE.md, "Notebook hygiene")."""
+"""All project paths from one place, relative to the project root (README, "The notebooks")."""
 
 from __future__ import annotations
 

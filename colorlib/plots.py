@@ -23,8 +23,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from colorlib.atomic import atomic_write_bytes  # noqa: E402
 from colorlib.color import join_lab, lab_to_rgb  # noqa: E402
-from colorlib.errors import ResultsError
-from colorlib.metrics import HIGHER_IS_BETTER  # noqa: E402
+from colorlib.errors import ResultsError  # noqa: E402
+from colorlib.metrics import METRICS, reported  # noqa: E402
 
 
 def to_rgb_images(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -125,23 +125,14 @@ def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> 
 
 # --- a study's figures ----------------------------------------------------------------------
 
-METRICS = tuple(HIGHER_IS_BETTER)  # psnr, ssim, ciede2000, lpips
-LABELS = {
-    "psnr": "PSNR (dB) ↑",
-    "ssim": "SSIM ↑",
-    "ciede2000": "CIEDE2000 ΔE00 ↓",
-    "lpips": "LPIPS ↓",
-    "colorfulness_pred": "colourfulness",
-}
-
-
 def plot_metric_bars(
     summary: pd.DataFrame, path: str | os.PathLike, *, baselines: Sequence[str] = ()
 ) -> None:
-    """Bars with 95 % CI error bars per metric; ``summary`` has one row per model (a ``model``
+    """Bars with 95 % CI error bars, one panel per reported metric
+    (:func:`colorlib.metrics.reported`); ``summary`` has one row per model (a ``model``
     column and ``{metric}``, ``{metric}_ci_low``, ``{metric}_ci_high``); baselines in gray."""
     t = summary.set_index("model")
-    metrics = [*METRICS, "colorfulness_pred"]
+    metrics = reported()
     fig, axes = plt.subplots(
         1, len(metrics), figsize=(4.2 * len(metrics), 4.2), layout="constrained"
     )
@@ -151,12 +142,41 @@ def plot_metric_bars(
         colors = ["0.6" if i in baselines else f"C{k % 10}" for k, i in enumerate(t.index)]
         ax.bar(range(len(t)), mean, yerr=err, capsize=3, color=colors)
         ax.set_xticks(range(len(t)), t.index, rotation=60, ha="right", fontsize=8)
-        ax.set_title(LABELS[m])
+        ax.set_title(METRICS[m].label)
         lo = float(np.nanmin(t[f"{m}_ci_low"]))
         hi = float(np.nanmax(t[f"{m}_ci_high"]))
         ax.set_ylim(max(0.0, lo - 0.15 * (hi - lo)), hi + 0.1 * (hi - lo) + 1e-9)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Test-set metrics (mean, 95 % bootstrap CI)")
+    save_figure(fig, path)
+
+
+def plot_metric_distributions(per_image: pd.DataFrame, path: str | os.PathLike) -> None:
+    """The spread of each reported metric over the test images, one box per configuration
+    (seaborn; whiskers 1.5 IQR, every image as a dot). ``per_image`` is long: one row per
+    model, seed and image, as the study's per-image metrics."""
+    import seaborn as sns
+
+    metrics = reported()
+    order = list(dict.fromkeys(per_image["model"]))
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(4.2 * len(metrics), 4.2), layout="constrained", squeeze=False
+    )
+    for ax, m in zip(axes[0], metrics):
+        sns.boxplot(
+            data=per_image, x="model", y=m, order=order, ax=ax, color="0.85", fliersize=0
+        )
+        sns.stripplot(
+            data=per_image, x="model", y=m, order=order, ax=ax, size=1.5, alpha=0.4, color="C0"
+        )
+        ax.set_title(METRICS[m].label)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(axis="x", rotation=60, labelsize=8)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Per-image metrics on the test set (every seed's runs)")
     save_figure(fig, path)
 
 

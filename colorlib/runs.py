@@ -1,7 +1,7 @@
 """A run's files, defined once: every artifact path and file name of a configuration's run and
 of a study, the run's record ``run.json`` (provenance) and whether a run is complete.
 
-A study under ``models_dir`` and ``results_dir`` (STUDY.md, "Outputs")::
+A study under ``models_dir`` and ``results_dir`` (README, "Outputs"; the original's names)::
 
     models/{ID}/best_model.pt, checkpoint_epoch_{E}.pt, training_state.pt
     results/{ID}/metrics_{ID}.csv, metrics_per_image_{ID}.csv, training_history_{ID}.csv/.png,
@@ -12,9 +12,11 @@ A study under ``models_dir`` and ``results_dir`` (STUDY.md, "Outputs")::
 
 A study over several training seeds (``--seeds 42,43,44``) keeps one such one-seed tree per
 seed, ``results/seed_{S}/`` and ``models/seed_{S}/`` (each a complete one-seed study without its
-own ``Evaluate/``); ``results/{ID}/metrics_{ID}.csv`` and ``metrics_per_image_{ID}.csv`` then
-hold the across-seed result (the per-image file one row per seed and image), and
-``results/validation_split.json`` and ``results/Evaluate/`` are shared by all seeds.
+own ``Evaluate/``); ``results/{ID}/metrics_across_seeds_{ID}.csv`` and
+``metrics_per_image_across_seeds_{ID}.csv`` then hold the across-seed result (the per-image
+file one row per seed and image), and ``results/validation_split.json`` and
+``results/Evaluate/`` are shared by all seeds. One file name means one schema and has one
+writer: ``metrics_{ID}.csv`` is always one run's summary, written by its evaluation.
 
 Executed copies of the split and evaluation notebooks keep their template's name, in
 ``results/`` and ``results/Evaluate/``.
@@ -101,6 +103,18 @@ class RunPaths:
         return self.results / f"metrics_per_image_{self.model_id}.csv"
 
     @property
+    def across_seeds_csv(self) -> Path:
+        """A several-seed study's summary of this configuration over its seeds (its own
+        schema: means over seeds, two-level intervals, ``n_seeds``, ``{metric}_seed_sd``)."""
+        return self.results / f"metrics_across_seeds_{self.model_id}.csv"
+
+    @property
+    def per_image_across_seeds_csv(self) -> Path:
+        """A several-seed study's per-image metrics of this configuration, one row per seed
+        and test image (the per-image schema plus ``seed``)."""
+        return self.results / f"metrics_per_image_across_seeds_{self.model_id}.csv"
+
+    @property
     def results_png(self) -> Path:
         return self.results / f"colorization_results_{self.model_id}.png"
 
@@ -185,6 +199,7 @@ class StudyPaths:
         return {
             "metrics": e / "metrics_comparison.csv",
             "bars": e / "comprehensive_metrics_comparison.png",
+            "distributions": e / "metric_distributions.png",
             "history": e / "training_history_comparison.png",
             "grid": e / "complete_comparison_grid.png",
             "inference": e / "inference_metrics_comparison.csv",

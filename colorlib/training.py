@@ -1,4 +1,4 @@
-"""Training: one code path for every preset and profile (STUDY.md, "Training").
+"""Training: one code path for every preset and profile (README, "The study": training).
 
 Per batch: the discriminator step (when the GAN is on), then the generator step, as pix2pix's
 ``optimize_parameters``. Adam for both; the learning rate is constant for ``decay_start``
@@ -10,7 +10,6 @@ interval checkpoints and sample grids, and the full training state, written atom
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -23,8 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from colorlib.atomic import write_csv
-from colorlib.checkpoints import load_checkpoint, save_checkpoint
+from colorlib.checkpoints import load_checkpoint
 from colorlib.config import BASELINES, ExperimentConfig
 from colorlib.data import (
     Augmentation,
@@ -41,30 +39,23 @@ from colorlib.losses import (
     l1_ab_loss,
 )
 from colorlib.networks import PatchDiscriminator, UnetGenerator
-from colorlib.plots import plot_history, sample_grid
-from colorlib.runs import RunPaths, exclusive, record_run
-from colorlib.runtime import (
-    join_process_group,
-    rng_state,
-    seed_everything,
-    select_device,
-    set_rng_state,
-)
+from colorlib.replicas import Replicas
+from colorlib.run_writer import RunWriter
+from colorlib.runs import RunPaths, exclusive
+from colorlib.runtime import seed_everything, select_device, set_rng_state
 
 log = logging.getLogger(__name__)
-
 
 
 class LinearDecay:
     """The learning-rate factor of each epoch (picklable; ``epoch`` counts from 0).
 
-    STUDY.md: constant for the first ``decay_start`` epochs, then linear decay to zero at the
-    end of epoch ``epochs``. The rate changes once per epoch: epoch ``e`` (1-based) after the
-    constant part trains at the mean of that linear ramp over the epoch,
-    ``(epochs - e + 0.5) / (epochs - decay_start)``. For the full profile (50, 25): epochs
-    1-25 at 1, epoch 26 at 0.98, epoch 27 at 0.94, ..., epoch 50 at 0.02, and the ramp
-    reaches zero as epoch 50 ends. (pix2pix's own rule keeps 1 for one more epoch and ends
-    at 1/26.)
+    The study's schedule (README, "The study"): constant for the first ``decay_start`` epochs, then
+    linear decay to zero at the end of epoch ``epochs``. The rate changes once per epoch: epoch
+    ``e`` (1-based) after the constant part trains at the mean of that linear ramp over the epoch,
+    ``(epochs - e + 0.5) / (epochs - decay_start)``. For the full profile (50, 25): epochs 1-25 at
+    1, epoch 26 at 0.98, epoch 27 at 0.94, ..., epoch 50 at 0.02, and the ramp reaches zero as epoch
+    50 ends. (pix2pix's own rule keeps 1 for one more epoch and ends at 1/26.)
     """
 
     def __init__(self, epochs: int, decay_start: int) -> None:
@@ -109,6 +100,11 @@ def build_networks(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
 class Trainer:
     """Trains one configuration; ``fit()`` runs (or resumes) it to the end.
 
+    The trainer holds the loop, the step (:meth:`train_step`, as pix2pix's
+    ``optimize_parameters``), validation and resume. What the other processes of a
+    data-parallel run are asked lives in :class:`colorlib.replicas.Replicas`; what an epoch
+    writes, in :class:`colorlib.run_writer.RunWriter`.
+
     Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains data-parallel: ``batch_size`` stays the
     global batch and each rank takes a disjoint slice of every batch of the same seeded epoch
     permutation; G and D are wrapped in ``DistributedDataParallel`` (BatchNorm synchronised
@@ -132,52 +128,39 @@ class Trainer:
         self.cfg = cfg
         self.paths = RunPaths.of(cfg)
         self.progress = progress
-        self.ranks, self.device = join_process_group(select_device(cfg.device))
+        self.replicas = Replicas.join(select_device(cfg.device))
+        self.device = self.replicas.device
         self.cuda = self.device.type == "cuda"
+        self.writer = RunWriter(cfg, active=self.replicas.main)
         seed_everything(cfg.seed)
         self.nets = networks or build_networks(cfg, self.device)
+        if self.replicas.distributed:
+            self.replicas.check_batch(cfg.batch_size)
         # what the training forward passes call: DDP wrappers when data-parallel
-        self.train_G, self.train_D = self.G, self.D
-        if self.ranks.distributed:
-            self._data_parallel()
-        betas = (cfg.beta1, cfg.beta2)
-        fused = cfg.fused_adam or None  # None: torch's default (foreach)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas, fused=fused)
-        self.sched_G = torch.optim.lr_scheduler.LambdaLR(
-            self.opt_G, LinearDecay(cfg.epochs, cfg.decay_start)
-        )
-        self.opt_D = self.sched_D = None
-        if self.D is not None:
-            self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas, fused=fused)
-            self.sched_D = torch.optim.lr_scheduler.LambdaLR(
-                self.opt_D, LinearDecay(cfg.epochs, cfg.decay_start)
-            )
+        self.nets.G, self.train_G = self.replicas.wrap(self.nets.G)
+        self.train_D = None
+        if self.nets.D is not None:
+            self.nets.D, self.train_D = self.replicas.wrap(self.nets.D)
+        if self.replicas.distributed:  # the same initial weights everywhere; dropout per rank
+            torch.manual_seed(sample_seed(cfg.seed, -1, self.replicas.ranks.rank))
+        self.opt_G, self.sched_G = self._optimizer(self.G)
+        self.opt_D, self.sched_D = self._optimizer(self.D) if self.D is not None else (None, None)
         self.epoch = 0  # epochs completed
         self.step = 0
         self.history: list[dict[str, float]] = []
         self.best_val = math.inf
         self.best_epoch = 0
         self.elapsed = 0.0
+        self.fingerprint = ""  # of the training and validation photos, once they are loaded
 
-    def _data_parallel(self) -> None:
-        from torch.nn.parallel import DistributedDataParallel
-
-        world = self.ranks.world_size
-        if self.cfg.batch_size % world:
-            raise ConfigError(
-                f"batch_size {self.cfg.batch_size} (the global batch) does not split into "
-                f"{world} equal per-rank slices; choose a multiple of {world}"
-            )
-        devices = [self.device.index] if self.cuda else None
-        if self.cuda:
-            self.nets.G = nn.SyncBatchNorm.convert_sync_batchnorm(self.nets.G)
-            if self.nets.D is not None:
-                self.nets.D = nn.SyncBatchNorm.convert_sync_batchnorm(self.nets.D)
-        self.train_G = DistributedDataParallel(self.nets.G, device_ids=devices)
-        if self.nets.D is not None:
-            self.train_D = DistributedDataParallel(self.nets.D, device_ids=devices)
-        # the same initial weights everywhere (DDP broadcasts rank 0's); dropout per rank
-        torch.manual_seed(sample_seed(self.cfg.seed, -1, self.ranks.rank))
+    def _optimizer(self, net: nn.Module):
+        """Adam with the config's rate and betas, and its :class:`LinearDecay` schedule."""
+        cfg = self.cfg
+        fused = cfg.fused_adam or None  # None: torch's default (foreach)
+        opt = torch.optim.Adam(
+            net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused
+        )
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(cfg.epochs, cfg.decay_start))
 
     @property
     def G(self) -> nn.Module:
@@ -196,7 +179,7 @@ class Trainer:
     def fit(self, *, resume: bool = False) -> pd.DataFrame:
         """Train to ``cfg.epochs`` (resuming the saved state when ``resume``), holding the run's
         folders for the whole time (:func:`colorlib.runs.exclusive`)."""
-        if not self.ranks.main:  # rank 0 holds the folders for the whole run
+        if not self.replicas.main:  # rank 0 holds the folders for the whole run
             return self._fit(resume)
         with exclusive(self.paths.models, self.paths.results, what=f"training {self.cfg.model_id}"):
             return self._fit(resume)
@@ -211,12 +194,12 @@ class Trainer:
                 )
             self._restore(self.paths.state)
         evaluation_files(cfg)  # a missing test split is found now, not after training
-        with self._rank_0_first():  # rank 0 decodes into the cache; the others then map it
-            train, val, fingerprint = load_training_data(cfg)
-        self.fingerprint = fingerprint
-        self._write_provenance(status="running", n_train=len(train), n_val=len(val))
+        with self.replicas.rank_0_first():  # rank 0 decodes into the cache; the others map it
+            train, val, self.fingerprint = load_training_data(cfg)
+        counts = dict(n_train=len(train), n_val=len(val))
+        self._record(status="running", **counts)
         dataset = ColorizationDataset(train, augment=Augmentation.of(cfg), seed=cfg.seed)
-        val_batches = self._fixed_batches(ColorizationDataset(val))
+        val_batches = list(ColorizationDataset(val).batches(cfg.batch_size))
         log.info(
             "%s: %d train / %d val photos at %d², epochs %d..%d",
             cfg.model_id,
@@ -228,28 +211,23 @@ class Trainer:
         )
         while self.epoch < cfg.epochs:
             start = time.perf_counter()
-            sums = self._train_epoch(dataset)
+            losses = self._train_epoch(dataset)
             val_l1 = self._validate(val_batches)
             self.elapsed += time.perf_counter() - start
-            self._end_epoch(sums, val_l1, time.perf_counter() - start, val_batches)
-        if self.ranks.distributed:
-            self._check_replicas()
-        self._write_provenance(status="complete", n_train=len(train), n_val=len(val))
+            self._end_epoch(losses, val_l1, time.perf_counter() - start, val_batches)
+        self.replicas.check_same(self.G, self.D, what=cfg.model_id)
+        self._record(status="complete", **counts)
         return pd.DataFrame(self.history)
 
     def _train_epoch(self, dataset: ColorizationDataset) -> dict[str, float]:
+        """One pass over this rank's share of the epoch; the mean losses over all ranks."""
         cfg = self.cfg
         dataset.set_epoch(self.epoch)
         order = torch.randperm(
             len(dataset), generator=torch.Generator().manual_seed(cfg.seed + self.epoch)
         )
-        if self.ranks.distributed:  # this rank's slice of every batch of the permutation
-            world, rank = self.ranks.world_size, self.ranks.rank
-            share = [c.tensor_split(world)[rank].tolist() for c in order.split(cfg.batch_size)]
-            which = dict(batch_indices=[b for b in share if b])
-        else:
-            which = dict(batch_size=cfg.batch_size, order=order.tolist())
-        batches = dataset.batches(**which, device=self.device, num_workers=cfg.num_workers)
+        plan = self.replicas.batch_plan(order, cfg.batch_size)
+        batches = dataset.batches(**plan, device=self.device, num_workers=cfg.num_workers)
         self.G.train()
         if self.D is not None:
             self.D.train()
@@ -269,9 +247,8 @@ class Trainer:
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v * n
             bar.set_postfix({k: f"{v / seen:.4f}" for k, v in sums.items()})
-        if self.ranks.distributed:
-            sums, seen = self._sum_over_ranks(sums, seen)
-            self._share_buffers()
+        sums, seen = self.replicas.sum(sums, seen)
+        self.replicas.share_buffers(self.G, self.D)
         return {k: v / seen for k, v in sums.items()}
 
     def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
@@ -316,24 +293,25 @@ class Trainer:
 
     @torch.no_grad()
     def _validate(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+        """Mean absolute ab error of the generator (eval mode) over the validation photos."""
         self.G.eval()
         total, count = 0.0, 0
         for L, ab in batches:
-            with self._autocast():
-                pred = self.G(self._to_device(L)).float()
-            total += (pred - self._to_device(ab)).abs().sum().item()
+            total += (self._predict(L) - self._to_device(ab)).abs().sum().item()
             count += ab.numel()
         self.G.train()
         return total / count
 
-    def _end_epoch(self, sums, val_l1: float, seconds: float, val_batches) -> None:
+    def _end_epoch(self, losses, val_l1: float, seconds: float, val_batches) -> None:
+        """Step the schedules, log and keep the epoch's row, and hand the epoch to the
+        writer (every rank takes part in the RNG gather; rank 0 writes)."""
         cfg = self.cfg
         self.epoch += 1
         lr = self.opt_G.param_groups[0]["lr"]
-        self.sched_G.step()
-        if self.sched_D is not None:
-            self.sched_D.step()
-        row = {"epoch": self.epoch, "lr": lr, **sums, "val_l1": val_l1, "seconds": seconds}
+        for sched in (self.sched_G, self.sched_D):
+            if sched is not None:
+                sched.step()
+        row = {"epoch": self.epoch, "lr": lr, **losses, "val_l1": val_l1, "seconds": seconds}
         self.history.append(row)
         log.info(
             "%s epoch %d/%d: %s",
@@ -343,52 +321,32 @@ class Trainer:
             ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"),
         )
         generator = {k: v.detach().cpu() for k, v in self.G.state_dict().items()}
-        meta = {"epoch": self.epoch, "val_l1": val_l1, "weights_sources": self._sources()}
-        rng = self._rng_states()  # every rank's (a collective when data-parallel)
+        rng = self.replicas.rng_states()  # every rank's (a collective when data-parallel)
         improved = val_l1 < self.best_val
         if improved:
             self.best_val, self.best_epoch = val_l1, self.epoch
-        if not self.ranks.main:
-            return
-        if improved:
-            save_checkpoint(self.paths.best, "generator", cfg, generator=generator, **meta)
-        if self.epoch % cfg.checkpoint_every == 0 or self.epoch == cfg.epochs:
-            save_checkpoint(
-                self.paths.checkpoint(self.epoch), "generator", cfg, generator=generator, **meta
-            )
-            self._val_samples(val_batches)
-        history = pd.DataFrame(self.history)
-        write_csv(history, self.paths.history_csv, index=False)
-        plot_history(history, self.paths.history_png, f"{cfg.model_id}: training history")
-        # the training state is written last: it is the commit point of the epoch
-        save_checkpoint(self.paths.state, "training_state", cfg, **self._state(generator, rng))
-
-    def _val_samples(self, val_batches) -> None:
-        cfg = self.cfg
-        L, ab = val_batches[0]
-        L, ab = L[: cfg.val_sample_count], ab[: cfg.val_sample_count]
-        self.G.eval()
-        with torch.no_grad(), self._autocast():
-            pred = self.G(self._to_device(L)).float().cpu()
-        self.G.train()
-        sample_grid(
-            L,
-            {"ground truth": ab, f"{cfg.model_id} epoch {self.epoch}": pred},
-            self.paths.val_samples(self.epoch),
-            title=f"{cfg.model_id}: validation samples, epoch {self.epoch}",
+        self.writer.end_epoch(
+            self.epoch,
+            generator=generator,
+            meta={"epoch": self.epoch, "val_l1": val_l1, "weights_sources": self._sources()},
+            improved=improved,
+            history=self.history,
+            samples=lambda: self._samples(val_batches),
+            state=lambda: self._state(generator, rng),
         )
 
+    @torch.no_grad()
+    def _samples(self, val_batches) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(L, ab_true, ab_pred)`` of the first ``val_sample_count`` validation photos."""
+        n = self.cfg.val_sample_count
+        L, ab = val_batches[0]
+        L, ab = L[:n], ab[:n]
+        self.G.eval()
+        pred = self._predict(L).cpu()
+        self.G.train()
+        return L, ab, pred
+
     # --- state ------------------------------------------------------------------------------
-
-    def _rng_states(self) -> list[dict[str, Any]]:
-        """Every rank's RNG state, in rank order (this process's alone when not parallel)."""
-        if not self.ranks.distributed:
-            return [rng_state()]
-        import torch.distributed as dist
-
-        states: list[Any] = [None] * self.ranks.world_size
-        dist.all_gather_object(states, rng_state())
-        return states
 
     def _state(
         self, generator: dict[str, torch.Tensor], rng: list[dict[str, Any]]
@@ -406,8 +364,8 @@ class Trainer:
             "rng": rng[0],
             "weights_sources": self._sources(),
         }
-        if self.ranks.distributed:
-            state |= {"world_size": self.ranks.world_size, "rng_ranks": rng}
+        if self.replicas.distributed:
+            state |= {"world_size": self.replicas.ranks.world_size, "rng_ranks": rng}
         if self.D is not None:
             state |= {
                 "discriminator": self.D.state_dict(),
@@ -425,12 +383,12 @@ class Trainer:
                 f"{path} was written by a different configuration (differs in {changed}); "
                 f"resume with the same settings, or delete {self.paths.models} to start over"
             )
-        saved_world = blob.get("world_size", 1)
-        if saved_world != self.ranks.world_size:
+        saved_world, world = blob.get("world_size", 1), self.replicas.ranks.world_size
+        if saved_world != world:
             raise ConfigError(
                 f"{path} was trained by {saved_world} process(es); resume it with "
                 f"{saved_world} (torchrun --nproc_per_node={saved_world}), not "
-                f"{self.ranks.world_size}, or delete {self.paths.models} to start over"
+                f"{world}, or delete {self.paths.models} to start over"
             )
         self.G.load_state_dict(blob["generator"])
         self.opt_G.load_state_dict(blob["opt_G"])
@@ -443,19 +401,16 @@ class Trainer:
         self.history = list(blob["history"])
         self.best_val, self.best_epoch = blob["best_val"], blob["best_epoch"]
         self.elapsed = blob["elapsed"]
-        set_rng_state(blob["rng_ranks"][self.ranks.rank] if "rng_ranks" in blob else blob["rng"])
+        rank = self.replicas.ranks.rank
+        set_rng_state(blob["rng_ranks"][rank] if "rng_ranks" in blob else blob["rng"])
         log.info("resumed %s after epoch %d (step %d)", self.cfg.model_id, self.epoch, self.step)
 
     def _sources(self) -> dict[str, str]:
         return {"vgg16": self.perceptual.weights_source.describe()} if self.perceptual else {}
 
-    def _write_provenance(self, *, status: str, n_train: int, n_val: int) -> None:
-        if not self.ranks.main:
-            return
-        record_run(
-            self.cfg,
+    def _record(self, *, status: str, n_train: int, n_val: int) -> None:
+        self.writer.record(
             self.device,
-            fresh=True,
             status=status,
             dataset={
                 "data_dir": str(self.cfg.data_dir),
@@ -468,13 +423,15 @@ class Trainer:
             best_val_l1=self.best_val if self.best_epoch else None,
             best_epoch=self.best_epoch,
             train_wall_time_s=round(self.elapsed, 3),
-            world_size=self.ranks.world_size,
+            world_size=self.replicas.ranks.world_size,
         )
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _fixed_batches(self, dataset: ColorizationDataset) -> list:
-        return list(dataset.batches(self.cfg.batch_size))
+    def _predict(self, L: torch.Tensor) -> torch.Tensor:
+        """The generator's ab for ``L`` (as float32, on the device), in the current mode."""
+        with self._autocast():
+            return self.G(self._to_device(L)).float()
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
@@ -492,77 +449,15 @@ class Trainer:
         )
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
-        bad = not torch.isfinite(loss)
-        where = ""
-        if self.ranks.distributed:  # every rank stops when any rank's loss is not finite
-            import torch.distributed as dist
-
-            flags = torch.zeros(self.ranks.world_size, device=self.device)
-            flags[self.ranks.rank] = float(bad)
-            dist.all_reduce(flags)
-            bad = bool(flags.any())
-            where = f" on rank(s) {flags.nonzero().flatten().tolist()}"
+        """Every rank stops when any rank's loss is not finite."""
+        bad = self.replicas.nonfinite_ranks(loss)
         if bad:
+            where = f" on rank(s) {bad}" if self.replicas.distributed else ""
             kept = self.paths.state if self.paths.state.exists() else "none yet"
             raise NonFiniteLossError(
                 f"{self.cfg.model_id}: non-finite {which} loss{where} at epoch "
                 f"{self.epoch + 1}, step {self.step} (this rank: {loss.item()}); last good "
                 f"training state kept: {kept}"
-            )
-
-    # --- data-parallel helpers --------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _rank_0_first(self):
-        """Rank 0 runs the block before every other rank (no-op in one process)."""
-        if not self.ranks.distributed:
-            yield
-            return
-        import torch.distributed as dist
-
-        if not self.ranks.main:
-            dist.barrier()
-        yield
-        if self.ranks.main:
-            dist.barrier()
-
-    def _sum_over_ranks(self, sums: dict[str, float], seen: int) -> tuple[dict[str, float], int]:
-        """Loss sums and sample counts added over all ranks (the same keys on every rank)."""
-        import torch.distributed as dist
-
-        keys = sorted(sums)
-        t = torch.tensor([sums[k] for k in keys] + [seen], dtype=torch.float64)
-        t = t.to(self.device)
-        dist.all_reduce(t)
-        values = t.cpu().tolist()
-        return dict(zip(keys, values[:-1])), int(values[-1])
-
-    def _share_buffers(self) -> None:
-        """Rank 0's BatchNorm running statistics to every rank: after an epoch every rank
-        holds exactly rank 0's networks (validation, checkpoints, the next epoch)."""
-        import torch.distributed as dist
-
-        for net in (self.G, self.D):
-            if net is not None:
-                for buffer in net.buffers():
-                    dist.broadcast(buffer, 0)
-
-    def _check_replicas(self) -> None:
-        """Every rank ends with rank 0's weights, or the run is wrong: refuse to call it done."""
-        import torch.distributed as dist
-
-        nets = [n for n in (self.G, self.D) if n is not None]
-        mine = torch.cat(
-            [t.detach().double().flatten() for n in nets for t in n.state_dict().values()]
-        )
-        reference = mine.clone()
-        dist.broadcast(reference, 0)
-        same = torch.tensor([float(torch.equal(mine, reference))], device=self.device)
-        dist.all_reduce(same, op=dist.ReduceOp.MIN)
-        if not same.item():
-            raise RuntimeError(
-                f"{self.cfg.model_id}: the ranks' networks differ after training; the "
-                "data-parallel run is not consistent and is not recorded as complete"
             )
 
 

@@ -136,7 +136,8 @@ import pandas as pd
 from IPython.display import Image, display
 
 from colorlib.paths import under_root
-from colorlib.study.report import load_study, metrics_table, write_report
+from colorlib.study.report import write_report
+from colorlib.study.results import load_study, metrics_table
 
 files = write_report(under_root(results_dir), under_root(models_dir))
 study = load_study(under_root(results_dir), under_root(models_dir))
@@ -219,7 +220,7 @@ test_image_browser(under_root(results_dir), under_root(models_dir))
 """),
     md("## Your own photo"),
     code("""
-photo_colorizer(under_root(models_dir), under_root(results_dir), photo)
+photo_colorizer(under_root(results_dir), under_root(models_dir), photo)
 """),
 ]
 

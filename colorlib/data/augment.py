@@ -1,9 +1,9 @@
 """The study's training augmentation, applied to a whole batch on the device that trains.
 
-STUDY.md: horizontal flip (p = 0.5), rotation ±15°, random affine translation ±10 % and colour
-jitter (brightness, contrast, saturation, hue). A batch of uint8 photos moves to the training
-device; flip, rotation and translation are one batched affine resampling (bilinear, black
-outside the photo, as torchvision fills), then the four jitter steps run as batched tensor
+The study (README, "The study"): horizontal flip (p = 0.5), rotation ±15°, random affine translation
+±10 % and colour jitter (brightness, contrast, saturation, hue). A batch of uint8 photos moves to
+the training device; flip, rotation and translation are one batched affine resampling (bilinear,
+black outside the photo, as torchvision fills), then the four jitter steps run as batched tensor
 operations, then the batch is converted to Lab — all on the device.
 
 Every sample's parameters come from a generator seeded by ``(seed, epoch, sample index)``
@@ -38,7 +38,7 @@ N_DRAWS = 8  # uniforms per sample, always drawn, so the stream does not depend 
 
 @dataclass(frozen=True)
 class Augmentation:
-    """The study's training augmentations (STUDY.md); each off when 0 / False.
+    """The study's training augmentations (README, "The study"); each off when 0 / False.
 
     Colour-jitter strengths are not given by the study: these are colorlib's choice, as
     torchvision-style factors (brightness/contrast/saturation in [1 - x, 1 + x], hue shift in

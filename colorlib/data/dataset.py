@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from colorlib.color import encode_lab, rgb_to_lab
+from colorlib.config import DEFAULT_SEED
 from colorlib.data.augment import Augmentation, augment, draw
 from colorlib.data.folders import ImageSet
 
@@ -28,7 +29,11 @@ class ColorizationDataset(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self, images: ImageSet | np.ndarray, *, augment: Augmentation | None = None, seed: int = 42
+        self,
+        images: ImageSet | np.ndarray,
+        *,
+        augment: Augmentation | None = None,
+        seed: int = DEFAULT_SEED,
     ) -> None:
         arr = images.images if isinstance(images, ImageSet) else images
         if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:

@@ -5,7 +5,7 @@ Layouts (:func:`find_images`):
 
 * Kaggle ``aayush9753/image-colorization-dataset``: ``{split}_color/`` beside ``{split}_black/``,
   paired by file name (a mismatch is an error). Only the colour files are read: L and ab both
-  come from them (STUDY.md); the black folder is checked, not used.
+  come from them (README, "The study"); the black folder is checked, not used.
 * any folder of colour photos, with ``train/ val/ test/`` subfolders (like
   ``../shared/data/bsds500``) or flat (``split=None``).
 
@@ -75,6 +75,13 @@ def find_images(root: str | os.PathLike, split: str | Sequence[str] | None) -> l
         f"(photo folder); found folders {present or 'none'}. Use split=None for a flat folder"
         + ("; make the validation split first" if split == "val" else "")
     )
+
+
+def has_split(root: str | os.PathLike, split: str) -> bool:
+    """Whether ``root`` has a folder for ``split`` (``{split}_color/`` or ``{split}/``),
+    whatever it holds: :func:`find_images` then lists it, or says that it is empty."""
+    root = Path(root)
+    return (root / f"{split}_color").is_dir() or (root / split).is_dir()
 
 
 def _list_images(folder: Path) -> list[Path]:

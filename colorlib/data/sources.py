@@ -18,8 +18,14 @@ import torch
 from PIL import Image
 
 from colorlib.atomic import atomic_write_bytes, write_image
-from colorlib.config import SPLIT_SEED, ExperimentConfig
-from colorlib.data.folders import ImageSet, dataset_fingerprint, find_images, load_images
+from colorlib.config import N_VAL, SPLIT_SEED, ExperimentConfig
+from colorlib.data.folders import (
+    ImageSet,
+    dataset_fingerprint,
+    find_images,
+    has_split,
+    load_images,
+)
 from colorlib.errors import ConfigError, DownloadError, MissingFileError, OutputExistsError
 from colorlib.paths import project_root
 
@@ -175,8 +181,8 @@ def create_validation_split(
     data_dir: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    n_val: int = 250,
-    seed: int = 42,
+    n_val: int = N_VAL,
+    seed: int = SPLIT_SEED,
     train_splits: tuple[str, ...] = ("train",),
     val_split: str = "val",
 ) -> dict:
@@ -191,11 +197,11 @@ def create_validation_split(
     """
     data_dir = Path(data_dir)
     train = find_images(data_dir, train_splits)
-    try:
-        if val_split in train_splits:
-            raise FileNotFoundError(val_split)  # trained on: not a validation set
+    # a val/ folder that is trained on is not a validation set; one that holds no images is
+    # an error naming it (find_images), never a silent hold-out
+    if val_split not in train_splits and has_split(data_dir, val_split):
         val, method = find_images(data_dir, val_split), f"the dataset's {val_split}/ folder"
-    except FileNotFoundError:
+    else:
         (train, val), method = holdout(train, n_val, seed), f"{n_val} held out, seed {seed}"
     split = {
         "data_dir": str(data_dir),

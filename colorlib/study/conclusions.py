@@ -13,20 +13,19 @@ only (GRAY keeps its raw metrics and gets no score).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from colorlib.config import BASELINES, PRESETS
+from colorlib.config import BASELINES, DEFAULT_SEED, PRESETS
 from colorlib.errors import ResultsError
-from colorlib.metrics import HIGHER_IS_BETTER, overall_scores
+from colorlib.metrics import overall_scores, reported, scored
 from colorlib.stats import BOOTSTRAP_RESAMPLES, percentile_interval, two_level_draws
 
-SCORED = tuple(HIGHER_IS_BETTER)  # psnr, ssim, ciede2000, lpips: the overall score's inputs
-BOOTSTRAPPED = (*SCORED, "colorfulness_pred")
-BOOTSTRAP_SEED = 42
+BOOTSTRAP_SEED = DEFAULT_SEED
 # "≈" claims: a ΔE00 difference inside ± this many units is no practical difference (half the
 # ~1 ΔE00 just-noticeable difference)
 DELTA_E_MARGIN = 0.5
@@ -50,7 +49,8 @@ ORIGINAL_OVERALL = {
 
 @dataclass
 class Draws:
-    """Bootstrap draws of every configuration's mean of every metric in ``BOOTSTRAPPED``."""
+    """Bootstrap draws of every configuration's mean of every reported metric
+    (:func:`colorlib.metrics.reported`: the scored ones and colourfulness)."""
 
     means: dict[str, pd.DataFrame]  # metric -> (resamples, models)
     n_seeds: dict[str, int]
@@ -65,20 +65,17 @@ class Draws:
     def overall(self) -> pd.DataFrame:
         """The overall score in every draw, across the trained configurations only."""
         trained = self.trained()
-        values = np.stack([self.means[m][trained].to_numpy() for m in SCORED], axis=-1)
+        values = np.stack([self.means[m][trained].to_numpy() for m in scored()], axis=-1)
         return pd.DataFrame(overall_scores(values), columns=trained)
 
 
 def per_image_values(per_image: pd.DataFrame, model: str) -> np.ndarray:
     """``(seeds, images, metrics)`` of one configuration, images by name, metrics as
-    ``BOOTSTRAPPED``."""
+    :func:`colorlib.metrics.reported`."""
     rows = per_image[per_image["model"] == model].sort_values(["seed", "image"])
     seeds = rows["seed"].unique()
-    return (
-        rows[list(BOOTSTRAPPED)]
-        .to_numpy(dtype=np.float64)
-        .reshape(len(seeds), -1, len(BOOTSTRAPPED))
-    )
+    metrics = list(reported())
+    return rows[metrics].to_numpy(dtype=np.float64).reshape(len(seeds), -1, len(metrics))
 
 
 def check_same_images(per_image: pd.DataFrame) -> None:
@@ -104,7 +101,7 @@ def bootstrap(per_image: pd.DataFrame, resamples: int = BOOTSTRAP_RESAMPLES) -> 
     draws = two_level_draws(values, seed=BOOTSTRAP_SEED, resamples=resamples)
     means = {
         metric: pd.DataFrame({m: draws[m][:, k] for m in models})
-        for k, metric in enumerate(BOOTSTRAPPED)
+        for k, metric in enumerate(reported())
     }
     return Draws(means, {m: v.shape[0] for m, v in values.items()})
 
@@ -136,7 +133,7 @@ def comparisons(
         for model in draws.models:
             if model == ref:
                 continue
-            for metric in BOOTSTRAPPED:
+            for metric in reported():
                 d = draws.means[metric][model] - draws.means[metric][ref]
                 low, high = percentile_interval(d)
                 rows.append(
@@ -170,120 +167,169 @@ def kendall_tau(draws: Draws, overall: pd.Series) -> tuple[float, float, float, 
     return float(tau), low, high, len(common)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One of the original's conclusions, tested as ``mean(a) − mean(b)`` of ``metric`` over
+    two groups of configurations.
+
+    ``groups(trained)`` picks the groups from the trained configurations a study has (``None``
+    when the claim's configurations were not run); ``measure`` may name them as ``{a}``,
+    ``{b}``, ``{n_a}``, ``{n_b}``, ``{pairs}`` (``a₁−b₁, ...``) and ``{margin}``; ``rule`` is
+    ``"sign"`` (supported when the interval is above zero), ``"same"`` (supported when it lies
+    inside ±margin) or ``"differs"`` (supported when it lies outside ±margin).
+    """
+
+    text: str
+    measure: str
+    metric: str
+    groups: Callable[[list[str]], tuple[list[str], list[str]] | None]
+    rule: str
+
+
+def _fixed(a: list[str], b: list[str]):
+    """The groups ``a`` and ``b`` themselves, when the study has all of them."""
+    return lambda trained: (a, b) if set(a + b) <= set(trained) else None
+
+
+def _gan_pairs(*pairs: tuple[str, str]):
+    """The (with GAN, without GAN) pairs the study has, as two aligned groups."""
+
+    def groups(trained: list[str]):
+        have = [(g, p) for g, p in pairs if {g, p} <= set(trained)]
+        return ([g for g, _ in have], [p for _, p in have]) if have else None
+
+    return groups
+
+
+def _gan_or_not(trained: list[str]):
+    """The study's presets with and without the GAN loss."""
+    gan = [m for m in trained if m in PRESETS and PRESETS[m].get("use_gan")]
+    plain = [m for m in trained if m in PRESETS and not PRESETS[m].get("use_gan")]
+    return (gan, plain) if gan and plain else None
+
+
+CLAIMS = (
+    Claim(
+        "E (L1 + perceptual) is as good as A (L1)",
+        "ΔE00 of E minus A; equivalent within ±{margin}",
+        "ciede2000",
+        _fixed(["E"], ["A"]),
+        "same",
+    ),
+    Claim(
+        "adding the GAN loss makes the colours less accurate",
+        "ΔE00 with minus without the GAN, mean over {pairs}",
+        "ciede2000",
+        _gan_pairs(("B", "A"), ("C", "E"), ("F", "D")),
+        "sign",
+    ),
+    Claim(
+        "GAN variants colour more vividly",
+        "colourfulness, mean of the {n_a} GAN minus the {n_b} non-GAN configurations",
+        "colorfulness_pred",
+        _gan_or_not,
+        "sign",
+    ),
+    Claim(
+        "the L1 weight λ1 (200 vs 50) matters",
+        "ΔE00 of C_L1_HIGH minus C_L1_LOW; matters beyond ±{margin}",
+        "ciede2000",
+        _fixed(["C_L1_HIGH"], ["C_L1_LOW"]),
+        "differs",
+    ),
+    Claim(
+        "the perceptual weight λ2 (20 vs 5) matters",
+        "ΔE00 of C_PERCEPTUAL_HIGH minus C_PERCEPTUAL_LOW; matters beyond ±{margin}",
+        "ciede2000",
+        _fixed(["C_PERCEPTUAL_HIGH"], ["C_PERCEPTUAL_LOW"]),
+        "differs",
+    ),
+)
+CLAIM_COLUMNS = ["claim", "measure", "effect", "ci_low", "ci_high", "verdict"]
+
+
+def verdict(rule: str, low: float, high: float) -> str:
+    """The verdict of a 95 % interval ``[low, high]`` under ``rule`` (see :class:`Claim`):
+    ``"sign"`` needs it to exclude zero; ``"same"`` and ``"differs"`` compare it with the
+    practical margin ±``DELTA_E_MARGIN`` (inside: no practical difference; wholly outside: a
+    real one; anything else is not resolved)."""
+    if rule == "sign":
+        return SUPPORTED if low > 0 else CONTRADICTED if high < 0 else UNRESOLVED
+    if rule not in ("same", "differs"):
+        raise ValueError(f"unknown claim rule {rule!r}")
+    inside = -DELTA_E_MARGIN < low and high < DELTA_E_MARGIN
+    outside = low > DELTA_E_MARGIN or high < -DELTA_E_MARGIN
+    if not (inside or outside):
+        return UNRESOLVED
+    return SUPPORTED if outside == (rule == "differs") else CONTRADICTED
+
+
 def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.DataFrame:
     """The original study's conclusions, each with this study's measured effect, its 95 %
     interval and a verdict: supported, contradicted or not resolved at this scale.
 
     ``summary`` has one row per model with its mean metrics and ``overall_score`` (NaN for
-    baselines). A claim whose configurations were not run is left out. "≈" and "matters"
-    claims use a practical margin of ±``DELTA_E_MARGIN`` ΔE00: an interval inside it means no
-    practical difference, one outside it a real one, anything else is not resolved.
+    baselines). A claim whose configurations were not run is left out. The rows: A's rank
+    (:func:`rank_claim`), every :data:`CLAIMS` entry, and the Kendall τ with the original's
+    ranking (:func:`ranking_claim`).
     """
-    have = set(draws.models)
-    rows = []
-
-    def add(claim: str, measure: str, effect: float, low: float, high: float, verdict: str):
-        rows.append(
-            {
-                "claim": claim,
-                "measure": measure,
-                "effect": effect,
-                "ci_low": low,
-                "ci_high": high,
-                "verdict": verdict,
-            }
+    means = summary.set_index("model")
+    overall = means["overall_score"].dropna()
+    rows = [rank_claim(ranking, overall)]
+    for claim in CLAIMS:
+        groups = claim.groups(draws.trained())
+        if groups is None:
+            continue
+        a, b = groups
+        d = draws.means[claim.metric][a].mean(axis=1) - draws.means[claim.metric][b].mean(axis=1)
+        low, high = percentile_interval(d)
+        measure = claim.measure.format(
+            a=", ".join(a),
+            b=", ".join(b),
+            n_a=len(a),
+            n_b=len(b),
+            pairs=", ".join(f"{x}−{y}" for x, y in zip(a, b)),
+            margin=DELTA_E_MARGIN,
         )
+        effect = means.loc[a, claim.metric].mean() - means.loc[b, claim.metric].mean()
+        rows.append(_row(claim.text, measure, effect, low, high, verdict(claim.rule, low, high)))
+    rows.append(ranking_claim(draws, overall))
+    return pd.DataFrame([r for r in rows if r is not None], columns=CLAIM_COLUMNS)
 
-    def diff(metric: str, a: list[str], b: list[str]) -> tuple[float, float, float]:
-        """mean over ``a`` minus mean over ``b`` of ``metric``: estimate and interval."""
-        m = summary.set_index("model")[metric]
-        d = draws.means[metric][a].mean(axis=1) - draws.means[metric][b].mean(axis=1)
-        return (m[a].mean() - m[b].mean(), *percentile_interval(d))
 
-    def sign_verdict(low: float, high: float) -> str:
-        return SUPPORTED if low > 0 else CONTRADICTED if high < 0 else UNRESOLVED
-
-    def margin_verdict(low: float, high: float, *, claims_a_difference: bool) -> str:
-        """An interval inside ±DELTA_E_MARGIN means no practical difference, one wholly
-        outside it a real one; which of the two the claim says decides the verdict."""
-        inside = -DELTA_E_MARGIN < low and high < DELTA_E_MARGIN
-        outside = low > DELTA_E_MARGIN or high < -DELTA_E_MARGIN
-        if not (inside or outside):
-            return UNRESOLVED
-        return SUPPORTED if outside == claims_a_difference else CONTRADICTED
-
-    overall = summary.set_index("model")["overall_score"].dropna()
-    if "A" in ranking["model"].values and len(ranking) > 1 and "A" in overall:
-        a = ranking.set_index("model").loc["A"]
-        verdict = SUPPORTED if a.rank_high == 1 else CONTRADICTED if a.rank_low > 1 else UNRESOLVED
-        add(
-            "A (plain L1) ranks first on the overall score",
-            f"A's rank (1 = best; overall {overall['A']:.3f}) and its 95 % interval; A first in "
-            f"{a.p_first:.0%} of draws",
-            float(overall.rank(ascending=False, method="min")["A"]),
-            float(a.rank_low),
-            float(a.rank_high),
-            verdict,
-        )
-    if {"A", "E"} <= have:
-        effect, low, high = diff("ciede2000", ["E"], ["A"])
-        add(
-            "E (L1 + perceptual) is as good as A (L1)",
-            f"ΔE00 of E minus A; equivalent within ±{DELTA_E_MARGIN}",
-            effect,
-            low,
-            high,
-            margin_verdict(low, high, claims_a_difference=False),
-        )
-    pairs = [(g, p) for g, p in (("B", "A"), ("C", "E"), ("F", "D")) if {g, p} <= have]
-    if pairs:
-        effect, low, high = diff("ciede2000", [g for g, _ in pairs], [p for _, p in pairs])
-        add(
-            "adding the GAN loss makes the colours less accurate",
-            "ΔE00 with minus without the GAN, mean over " + ", ".join(f"{g}−{p}" for g, p in pairs),
-            effect,
-            low,
-            high,
-            sign_verdict(low, high),
-        )
-    gan = [m for m in draws.trained() if m in PRESETS and PRESETS[m].get("use_gan")]
-    plain = [m for m in draws.trained() if m in PRESETS and not PRESETS[m].get("use_gan")]
-    if gan and plain:
-        effect, low, high = diff("colorfulness_pred", gan, plain)
-        add(
-            "GAN variants colour more vividly",
-            f"colourfulness, mean of the {len(gan)} GAN minus the {len(plain)} non-GAN "
-            "configurations",
-            effect,
-            low,
-            high,
-            sign_verdict(low, high),
-        )
-    for high_id, low_id, what in (
-        ("C_L1_HIGH", "C_L1_LOW", "the L1 weight λ1 (200 vs 50)"),
-        ("C_PERCEPTUAL_HIGH", "C_PERCEPTUAL_LOW", "the perceptual weight λ2 (20 vs 5)"),
-    ):
-        if {high_id, low_id} <= have:
-            effect, low, high = diff("ciede2000", [high_id], [low_id])
-            add(
-                f"{what} matters",
-                f"ΔE00 of {high_id} minus {low_id}; matters beyond ±{DELTA_E_MARGIN}",
-                effect,
-                low,
-                high,
-                margin_verdict(low, high, claims_a_difference=True),
-            )
-    if len(overall) >= 3:
-        tau, low, high, n = kendall_tau(draws, overall)
-        if n >= 3:
-            add(
-                "this study ranks the configurations as the original did",
-                f"Kendall τ with the original's overall-score ranking ({n} configurations)",
-                tau,
-                low,
-                high,
-                sign_verdict(low, high),
-            )
-    return pd.DataFrame(
-        rows, columns=["claim", "measure", "effect", "ci_low", "ci_high", "verdict"]
+def rank_claim(ranking: pd.DataFrame, overall: pd.Series) -> dict | None:
+    """"A ranks first": A's rank on the overall score and its 95 % interval over the draws."""
+    if "A" not in ranking["model"].values or len(ranking) < 2 or "A" not in overall:
+        return None
+    a = ranking.set_index("model").loc["A"]
+    outcome = SUPPORTED if a.rank_high == 1 else CONTRADICTED if a.rank_low > 1 else UNRESOLVED
+    return _row(
+        "A (plain L1) ranks first on the overall score",
+        f"A's rank (1 = best; overall {overall['A']:.3f}) and its 95 % interval; A first in "
+        f"{a.p_first:.0%} of draws",
+        float(overall.rank(ascending=False, method="min")["A"]),
+        float(a.rank_low),
+        float(a.rank_high),
+        outcome,
     )
+
+
+def ranking_claim(draws: Draws, overall: pd.Series) -> dict | None:
+    """"This study ranks as the original did": Kendall τ with the original's ranking."""
+    if len(overall) < 3:
+        return None
+    tau, low, high, n = kendall_tau(draws, overall)
+    if n < 3:
+        return None
+    return _row(
+        "this study ranks the configurations as the original did",
+        f"Kendall τ with the original's overall-score ranking ({n} configurations)",
+        tau,
+        low,
+        high,
+        verdict("sign", low, high),
+    )
+
+
+def _row(claim: str, measure: str, effect, low, high, verdict: str) -> dict:
+    return dict(zip(CLAIM_COLUMNS, (claim, measure, effect, low, high, verdict)))

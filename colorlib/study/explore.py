@@ -5,6 +5,8 @@
 * :func:`photo_colorizer` — an upload button: the photo (any size) colorized by every trained
   configuration side by side, through :func:`colorlib.colorize.colorize_array`.
 
+Every function takes ``(results_dir, models_dir)`` in that order.
+
 Both read only what runs wrote (saved predictions, per-image metrics, checkpoints).
 """
 
@@ -15,16 +17,16 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from colorlib.checkpoints import load_generator
 from colorlib.colorize import colorize_array
 from colorlib.data import load_rgb
 from colorlib.errors import MissingFileError
+from colorlib.metrics import reported
 from colorlib.plots import png_bytes, prediction_columns
-from colorlib.study.report import load_study
-
-SHOWN_METRICS = ("psnr", "ssim", "ciede2000", "lpips", "colorfulness_pred")
+from colorlib.study.results import load_study
 
 
 def _panel(title: str, image: np.ndarray, width: int = 192):
@@ -34,7 +36,7 @@ def _panel(title: str, image: np.ndarray, width: int = 192):
 
 
 def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.PathLike):
-    """Model picker + slider over the test images (a ``VBox``)."""
+    """Model picker + slider over the test images (a ``VBox``); the study is read once."""
     import ipywidgets as w
 
     study = load_study(results_dir, models_dir)
@@ -56,7 +58,7 @@ def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.Path
             _panel(m, columns[m][i]),
         ]
         row = per_image.loc[(names[i], m)] if (names[i], m) in per_image.index else None
-        values = ", ".join(f"{k} {row[k]:.4g}" for k in SHOWN_METRICS) if row is not None else ""
+        values = ", ".join(f"{k} {row[k]:.4g}" for k in reported()) if row is not None else ""
         metrics.value = f"<b>{names[i]}</b> — {m}: {values}"
 
     picker.observe(update, "value")
@@ -65,41 +67,37 @@ def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.Path
     return w.VBox([w.HBox([picker, slider]), shown, metrics])
 
 
-def trained_models(models_dir: str | os.PathLike, results_dir: str | os.PathLike) -> list[str]:
-    """The configurations under ``models_dir`` with a best checkpoint, in study order."""
-    return list(_best_checkpoints(models_dir, results_dir))
-
-
-def _best_checkpoints(models_dir, results_dir) -> dict[str, Path]:
-    """Each trained configuration's ``best_model.pt`` (of a several-seed study: the first
-    seed's run), in study order."""
+def trained_generators(
+    results_dir: str | os.PathLike, models_dir: str | os.PathLike
+) -> dict[str, torch.nn.Module]:
+    """Each trained configuration's generator from its ``best_model.pt`` (of a several-seed
+    study: the first seed's run), in study order, loaded once."""
     study = load_study(results_dir, models_dir)
     best = {m: study.run(m).best for m in study.models}
-    return {m: path for m, path in best.items() if path.exists()}
+    return {m: load_generator(path)[0] for m, path in best.items() if path.exists()}
 
 
 def colorize_with_every_model(
-    rgb: np.ndarray, models_dir: str | os.PathLike, results_dir: str | os.PathLike
+    rgb: np.ndarray, generators: dict[str, torch.nn.Module]
 ) -> dict[str, np.ndarray]:
-    """uint8 ``(H, W, 3)`` -> ``{model: colorized uint8 (H, W, 3)}``, every trained model."""
-    out = {}
-    for model, best in _best_checkpoints(models_dir, results_dir).items():
-        generator, _ = load_generator(best)
-        out[model] = colorize_array(generator, rgb)
-    return out
+    """uint8 ``(H, W, 3)`` -> ``{model: colorized uint8 (H, W, 3)}``, one per generator
+    (:func:`trained_generators`)."""
+    return {model: colorize_array(generator, rgb) for model, generator in generators.items()}
 
 
-def photo_colorizer(models_dir: str | os.PathLike, results_dir: str | os.PathLike, photo: str = ""):
+def photo_colorizer(results_dir: str | os.PathLike, models_dir: str | os.PathLike, photo: str = ""):
     """An upload button; each uploaded photo is shown colorized by every trained configuration
     side by side (a ``VBox``). It starts with ``photo`` (a path), or with scikit-image's
-    ``coffee`` photograph (600x400, the photo the sample's test tiles come from) when ``""``."""
+    ``coffee`` photograph (600x400, the photo the sample's test tiles come from) when ``""``.
+    The study and its checkpoints are read once, when the widget is made."""
     import ipywidgets as w
 
+    generators = trained_generators(results_dir, models_dir)
     upload = w.FileUpload(accept="image/*", multiple=False, description="your photo")
     shown = w.Output()
 
     def show(rgb: np.ndarray, name: str) -> None:
-        results = colorize_with_every_model(rgb, models_dir, results_dir)
+        results = colorize_with_every_model(rgb, generators)
         gray = np.repeat(np.asarray(Image.fromarray(rgb).convert("L"))[..., None], 3, axis=-1)
         panels = [_panel(f"{name} (as gray)", gray, 256)]
         panels += [_panel(model, image, 256) for model, image in results.items()]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colorlib.config import N_VAL, SPLIT_SEED
 from colorlib.errors import ConfigError
 from colorlib.paths import project_root
 from colorlib.runs import StudyPaths
@@ -37,8 +38,8 @@ SPLIT = Notebook(
     {
         "data_dir": "sample",
         "split_file": str(StudyPaths("results/smoke", "models/smoke").split),
-        "n_val": 250,
-        "seed": 42,
+        "n_val": N_VAL,
+        "seed": SPLIT_SEED,
         "train_splits": ["train"],
     },
 )

@@ -18,25 +18,27 @@ import html
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from pandas.api.types import is_numeric_dtype
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.plots import LABELS, METRICS, png_bytes, prediction_columns
+from colorlib.metrics import METRICS, reported, scored
+from colorlib.plots import png_bytes, prediction_columns
 from colorlib.runs import read_record
+from colorlib.study.results import Study, metrics_table
 
-if TYPE_CHECKING:
-    from colorlib.study.report import Study
+# the comparison table's columns after the reported metrics (colorlib.metrics.reported)
+EXTRA_COLUMNS = {"overall_score": "overall ↑", "val_loss": "val L1", "inference_ms": "ms / image"}
 
-TABLE_COLUMNS = (*METRICS, "colorfulness_pred", "overall_score", "val_loss", "inference_ms")
-VIEWER_METRICS = (*METRICS, "colorfulness_pred")
-HEADINGS = LABELS | {
-    "overall_score": "overall ↑",
-    "val_loss": "val L1",
-    "inference_ms": "ms / image",
-}
+
+def table_columns() -> tuple[str, ...]:
+    return (*reported(), *EXTRA_COLUMNS)
+
+
+def headings() -> dict[str, str]:
+    return {m: METRICS[m].label for m in reported()} | EXTRA_COLUMNS
 
 
 def png_data_uri(image: np.ndarray | bytes) -> str:
@@ -48,25 +50,25 @@ def png_data_uri(image: np.ndarray | bytes) -> str:
 
 def write_page(
     study: Study,
-    table,
     figures: dict[str, Path],
     path: str | os.PathLike,
-    conclusions: dict[str, Any] | None = None,
+    tables: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the page for ``study``: ``table`` is the comparison table (one row per model, as
-    :func:`colorlib.study.report.metrics_table`), ``figures`` the study's PNGs by title,
-    ``conclusions`` further tables (DataFrames) by title, shown as they are."""
+    """Write the page for ``study``: its comparison table
+    (:func:`colorlib.study.results.metrics_table`), ``figures`` (the study's PNGs by title)
+    and ``tables`` (further DataFrames by title, shown as they are)."""
+    table = metrics_table(study)
     data = {
         "models": study.models,
-        "columns": [c for c in TABLE_COLUMNS if c in table.columns or c in study.summary],
-        "headings": HEADINGS,
+        "columns": [c for c in table_columns() if c in table.columns or c in study.summary],
+        "headings": headings(),
         "rows": _rows(study, table),
         "viewer": _viewer(study),
     }
     body = [
         _header(study),
         _section("Comparison", '<table id="metrics"></table>' + _table_note(study)),
-        *(_section(title, _static_table(frame)) for title, frame in (conclusions or {}).items()),
+        *(_section(title, _static_table(frame)) for title, frame in (tables or {}).items()),
         _section("Test images", _VIEWER_HTML),
         _section("Figures", "".join(_figure(t, p) for t, p in figures.items() if p.exists())),
         _section("Training curves", _curves(study)),
@@ -89,7 +91,7 @@ def _rows(study: Study, table) -> list[dict[str, Any]]:
     rows = []
     for model in study.models:
         row: dict[str, Any] = {"model": model}
-        for c in TABLE_COLUMNS:
+        for c in table_columns():
             if c in table.columns:
                 value = table.loc[model, c]
             else:
@@ -109,7 +111,7 @@ def _viewer(study: Study) -> dict[str, Any]:
     per_image = study.shown_per_image().set_index(["image", "model"])
     metrics = {
         name: {
-            m: {k: _number(per_image.loc[(name, m), k]) for k in VIEWER_METRICS}
+            m: {k: _number(per_image.loc[(name, m), k]) for k in reported()}
             for m in study.predictions
             if (name, m) in per_image.index
         }
@@ -143,9 +145,15 @@ def _table_note(study: Study) -> str:
     )
     return (
         f"<p class=note>Means {seeds} (small print, 95 %). Click a column heading to sort by "
-        "it. The overall score min-max normalises PSNR, SSIM, ΔE00 and LPIPS across the "
+        f"it. The overall score min-max normalises {html.escape(_names(scored()))} across the "
         "trained configurations (1 = best), as the original did; GRAY has none.</p>"
     )
+
+
+def _names(metrics: tuple[str, ...]) -> str:
+    """``("psnr", "ssim", "lpips")`` -> "PSNR, SSIM and LPIPS" (their labels, arrows dropped)."""
+    names = [METRICS[m].label.split(" (")[0].rstrip(" ↑↓") for m in metrics]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def _static_table(frame) -> str:

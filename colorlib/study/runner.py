@@ -23,29 +23,33 @@ shim over it) call :func:`run_study`.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from colorlib.atomic import atomic_write_bytes
-from colorlib.config import BASELINES, PRESETS, PROFILES, SPLIT_SEED, ExperimentConfig
+from colorlib.atomic import write_text
+from colorlib.config import (
+    BASELINES,
+    DEFAULT_SEED,
+    N_VAL,
+    PROFILES,
+    SPLIT_SEED,
+    ExperimentConfig,
+    model_ids,
+)
 from colorlib.errors import ConfigError, OutputExistsError
+from colorlib.metrics import scored
 from colorlib.paths import under_root
-from colorlib.runs import StudyPaths, exclusive, is_complete
+from colorlib.runs import RunPaths, StudyPaths, exclusive, is_complete
 from colorlib.study.experiment import build_config
 from colorlib.study.notebooks import EVALUATE, SPLIT, TRAIN, check_parameters, execute
-
-log = logging.getLogger("colorlib.study")
-
-ALL_MODELS = (*PRESETS, *BASELINES)
 
 
 @dataclass
@@ -87,15 +91,22 @@ def train_unit(notebook: str, parameters: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Unit:
-    """One configuration trained with one seed: a run of its own (the study's unit of work)."""
+    """One configuration trained with one seed: a run of its own (the study's unit of work),
+    with the config it trains and the template notebook's parameters."""
 
     model: str
     seed: int | None  # None: a one-seed study (its seed is in the config)
     study: StudyPaths  # the tree the run writes into
+    config: ExperimentConfig = field(compare=False)
+    parameters: dict[str, Any] = field(compare=False, hash=False)
 
     @property
     def label(self) -> str:
         return self.model if self.seed is None else f"{self.model} seed {self.seed}"
+
+    @property
+    def paths(self) -> RunPaths:
+        return self.study.run(self.model)
 
 
 class Progress:
@@ -154,8 +165,8 @@ def run_study(
     *,
     data: str = "sample",
     profile: str = "smoke",
-    models: tuple[str, ...] = ALL_MODELS,
-    seeds: tuple[int, ...] = (42,),
+    models: tuple[str, ...] | None = None,
+    seeds: tuple[int, ...] = (DEFAULT_SEED,),
     force: bool = False,
     device: str = "auto",
     jobs: int = 1,
@@ -170,9 +181,10 @@ def run_study(
     ``launcher`` sends each run to submitit as a job instead of this process's threads;
     ``nproc_per_node`` > 1 trains each configuration data-parallel over that many processes
     (``torchrun``)."""
-    unknown = sorted(set(models) - set(ALL_MODELS))
+    models = model_ids() if models is None else models
+    unknown = sorted(set(models) - set(model_ids()))
     if unknown:
-        raise ConfigError(f"unknown model(s) {unknown}; choose from {list(ALL_MODELS)}")
+        raise ConfigError(f"unknown model(s) {unknown}; choose from {list(model_ids())}")
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     if not seeds or len(set(seeds)) != len(seeds):
@@ -185,11 +197,10 @@ def run_study(
     # papermill writes parameters as Python literals: tuples travel as lists
     shared = {k: list(v) if isinstance(v, tuple) else v for k, v in (overrides or {}).items()}
     shared |= dict(device=device, cache_dir=str(under_root(cache_dir)), split_file=str(study.split))
-    units, params, configs = [], {}, {}
+    units = []
     for seed in seeds:
         tree = study.seed_tree(seed) if several else study
         for m in models:
-            unit = Unit(m, seed if several else None, tree)
             where = dict(models_dir=str(tree.models), results_dir=str(tree.results), seed=seed)
             p = dict(
                 model_id=m,
@@ -199,17 +210,15 @@ def run_study(
                 resume=True,
                 nproc_per_node=nproc_per_node,
             )
-            units.append(unit)
-            params[unit] = p
-    # validate everything before the first minute of compute
-    for unit, p in params.items():
-        configs[unit] = build_config(p["model_id"], p["profile"], p["data_dir"], p["overrides"])
-    check_parameters(TRAIN.path, next(iter(params.values())))
+            # validate everything before the first minute of compute
+            cfg = build_config(m, profile, data, p["overrides"])
+            units.append(Unit(m, seed if several else None, tree, cfg, p))
+    check_parameters(TRAIN.path, units[0].parameters)
 
     label = f"profile {profile}, data {data}" + (f", seeds {list(seeds)}" if several else "")
     with exclusive(study.results, what=f"a study ({label})"):
-        return _run(study, units, params, configs, force=force, device=device, jobs=jobs,
-                    label=label, launcher=launcher)  # fmt: skip
+        return _run(study, units, force=force, device=device, jobs=jobs, label=label,
+                    launcher=launcher)  # fmt: skip
 
 
 def _check_layout(study: StudyPaths, several: bool, models: tuple[str, ...]) -> None:
@@ -232,8 +241,6 @@ def _check_layout(study: StudyPaths, several: bool, models: tuple[str, ...]) -> 
 def _run(
     study: StudyPaths,
     units: list[Unit],
-    params: dict[Unit, dict[str, Any]],
-    configs: dict[Unit, ExperimentConfig],
     *,
     force: bool,
     device: str,
@@ -242,58 +249,48 @@ def _run(
     launcher: Launcher | None = None,
 ) -> list[Outcome]:
     """The study proper, its parameters checked and its results folder held."""
-    data = next(iter(params.values()))["data_dir"]
     print(f"study: {len(units)} run(s), {label}", flush=True)
-    cfg = next(iter(configs.values()))  # the data fields are the same for every run
+    cfg = units[0].config  # the data fields are the same for every run
     execute(
         SPLIT,
         study.results / SPLIT.name,
         dict(
-            data_dir=data,
+            data_dir=units[0].parameters["data_dir"],
             split_file=str(study.split),
-            n_val=cfg.val_holdout or 250,
+            n_val=cfg.val_holdout or N_VAL,
             seed=SPLIT_SEED,
             train_splits=list(cfg.train_splits),
         ),
     )
-
     gpus = _gpus(device)
     progress = Progress(len(units), cfg.epochs)
     watcher = threading.Thread(target=progress.loop, daemon=True)
     watcher.start()
 
     def one(index: int, unit: Unit) -> Outcome:
-        skipped = _skip_or_clear(unit, configs[unit], force, progress)
+        skipped = _skip_or_clear(unit, force, progress)
         if skipped:
             return skipped
-        paths = unit.study.run(unit.model)
-        name = unit.label
-        p = dict(params[unit])
+        p = dict(unit.parameters)
         if gpus > 1:  # where, not what: the run stays the same run (colorlib.config.HOW_FIELDS)
             p["overrides"] = p["overrides"] | {"device": f"cuda:{index % gpus}"}
         if unit.model not in BASELINES:
-            progress.watch(name, paths.history_csv)
-        progress.report(f"{name}: started" + (" (resuming)" if paths.state.exists() else ""))
+            progress.watch(unit.label, unit.paths.history_csv)
+        resuming = " (resuming)" if unit.paths.state.exists() else ""
+        progress.report(f"{unit.label}: started{resuming}")
         start = time.monotonic()
         try:
-            execute(TRAIN, paths.notebook, p)
+            execute(TRAIN, unit.paths.notebook, p)
         except Exception as err:  # keep going: every failure is reported at the end
-            seconds = time.monotonic() - start
-            progress.done(name, seconds, trained=False)
-            progress.report(f"{name}: FAILED ({type(err).__name__}); see {paths.error}")
-            return _failed(unit.model, seconds, err, paths.error, traceback.format_exc(), unit.seed)
-        seconds = time.monotonic() - start
-        paths.error.unlink(missing_ok=True)
-        progress.done(name, seconds, trained=True)
-        progress.report(f"{name}: done in {_fmt(seconds)}")
-        return Outcome(unit.model, "done", seconds, seed=unit.seed)
+            return _outcome(unit, start, progress, err, traceback.format_exc())
+        return _outcome(unit, start, progress)
 
     try:
         if launcher is None:
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 outcomes = list(pool.map(one, range(len(units)), units))
         else:
-            outcomes = _submit(study, units, params, configs, force, launcher, progress)
+            outcomes = _submit(study, units, force, launcher, progress)
     finally:
         progress.stop.set()
 
@@ -307,42 +304,56 @@ def _run(
         outcomes.append(Outcome(study.evaluate.name, "done", time.monotonic() - start))
     except Exception as err:
         seconds = time.monotonic() - start
-        error = study.evaluate_error
-        outcomes.append(_failed(study.evaluate.name, seconds, err, error, traceback.format_exc()))
+        write_text(study.evaluate_error, traceback.format_exc())
+        outcomes.append(
+            Outcome(study.evaluate.name, "failed", seconds, _last_line(err), study.evaluate_error)
+        )
     return outcomes
 
 
-def _skip_or_clear(
-    unit: Unit, cfg: ExperimentConfig, force: bool, progress: Progress
-) -> Outcome | None:
+def _skip_or_clear(unit: Unit, force: bool, progress: Progress) -> Outcome | None:
     """The "skipped" outcome of a run complete for this config (unless ``force``); otherwise
     ``None``, and with ``force`` the run's folders are removed first."""
-    if is_complete(cfg) and not force:
+    if is_complete(unit.config) and not force:
         progress.done(unit.label, 0.0, trained=False)
         progress.report(f"{unit.label}: complete for this config, skipped")
         return Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
     if force:
-        paths = unit.study.run(unit.model)
-        shutil.rmtree(paths.models, ignore_errors=True)
-        shutil.rmtree(paths.results, ignore_errors=True)
+        shutil.rmtree(unit.paths.models, ignore_errors=True)
+        shutil.rmtree(unit.paths.results, ignore_errors=True)
     return None
 
 
-def _failed(
-    model: str, seconds: float, err: BaseException, error_file: Path, text: str, seed=None
+def _outcome(
+    unit: Unit,
+    start: float,
+    progress: Progress,
+    err: BaseException | None = None,
+    text: str = "",
+    how: str = "",
 ) -> Outcome:
-    """A failed step: ``text`` (its traceback or job log) kept in ``error_file``, the error's
-    last line as the outcome's detail."""
-    write_text(error_file, text)
-    detail = str(err).strip().splitlines()[-1][:200]
-    return Outcome(model, "failed", seconds, detail, error_file, seed)
+    """The one place a run's outcome is recorded: its progress line, and on failure ``text``
+    (the traceback or job log) in the run's ``error.txt``, the error's last line as the
+    outcome's detail; on success a stale ``error.txt`` is removed. ``how``: e.g. the job."""
+    seconds = time.monotonic() - start
+    paths = unit.paths
+    progress.done(unit.label, seconds, trained=err is None)
+    if err is not None:
+        progress.report(f"{unit.label}: FAILED ({how or type(err).__name__}); see {paths.error}")
+        write_text(paths.error, text)
+        return Outcome(unit.model, "failed", seconds, _last_line(err), paths.error, unit.seed)
+    paths.error.unlink(missing_ok=True)
+    progress.report(f"{unit.label}: done{f' ({how})' if how else ''} in {_fmt(seconds)}")
+    return Outcome(unit.model, "done", seconds, seed=unit.seed)
+
+
+def _last_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
 
 
 def _submit(
     study: StudyPaths,
     units: list[Unit],
-    params: dict[Unit, dict[str, Any]],
-    configs: dict[Unit, ExperimentConfig],
     force: bool,
     launcher: Launcher,
     progress: Progress,
@@ -354,36 +365,23 @@ def _submit(
     outcomes: dict[Unit, Outcome] = {}
     jobs = {}
     for unit in units:
-        skipped = _skip_or_clear(unit, configs[unit], force, progress)
+        skipped = _skip_or_clear(unit, force, progress)
         if skipped:
             outcomes[unit] = skipped
             continue
-        paths = unit.study.run(unit.model)
-        jobs[unit] = (
-            executor.submit(train_unit, str(paths.notebook), params[unit]),
-            time.monotonic(),
-        )
-        progress.report(f"{unit.label}: submitted as {launcher.cluster} job {jobs[unit][0].job_id}")
+        job = executor.submit(train_unit, str(unit.paths.notebook), unit.parameters)
+        jobs[unit] = (job, time.monotonic())
+        progress.report(f"{unit.label}: submitted as {launcher.cluster} job {job.job_id}")
     for unit, (job, start) in jobs.items():
-        paths = unit.study.run(unit.model)
+        how = f"job {job.job_id}"
         try:
             job.result()
         except UncompletedJobError as err:  # FailedJobError too: the job's traceback or logs
-            seconds = time.monotonic() - start
-            progress.report(f"{unit.label}: FAILED (job {job.job_id}); see {paths.error}")
             log_text = f"{launcher.cluster} job {job.job_id}:\n{err}"
-            outcomes[unit] = _failed(unit.model, seconds, err, paths.error, log_text, unit.seed)
+            outcomes[unit] = _outcome(unit, start, progress, err, log_text, how)
             continue
-        seconds = time.monotonic() - start
-        paths.error.unlink(missing_ok=True)
-        progress.report(f"{unit.label}: done (job {job.job_id}) after {_fmt(seconds)}")
-        outcomes[unit] = Outcome(unit.model, "done", seconds, seed=unit.seed)
+        outcomes[unit] = _outcome(unit, start, progress, how=how)
     return [outcomes[u] for u in units]
-
-
-def write_text(path: Path, text: str) -> None:
-    # a traceback may quote file names that are not valid UTF-8
-    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def summary_table(
@@ -402,7 +400,7 @@ def summary_table(
         csv = tree.run(o.model).metrics_csv
         if o.status != "failed" and csv.exists():
             m = pd.read_csv(csv).iloc[0]
-            row |= {k: round(float(m[k]), 4) for k in ("psnr", "ssim", "ciede2000", "lpips")}
+            row |= {k: round(float(m[k]), 4) for k in scored()}
         row["detail"] = o.detail
         rows.append(row)
     return pd.DataFrame(rows)

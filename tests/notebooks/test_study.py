@@ -1,4 +1,4 @@
-"""run_all.py end to end on the embedded sample, smoke profile: every output of STUDY.md."""
+"""run_all.py end to end on the embedded sample, smoke profile: every output the original named (README, "Outputs")."""
 
 import os
 import stat
