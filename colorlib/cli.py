@@ -239,25 +239,33 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_commands(sub)
+    _add_data_commands(sub)
+    _add_study_command(sub)
+    return parser
 
-    def set_arg(p: argparse.ArgumentParser, help: str) -> None:
-        p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
 
-    def model_args(p: argparse.ArgumentParser, choices, profile_help: str) -> None:
-        p.add_argument(
-            "--model",
-            required=True,
-            choices=choices,
-            metavar="ID",
-            help=f"one of {', '.join(choices)}",
-        )
-        p.add_argument("--profile", choices=sorted(PROFILES), help=profile_help)
-        p.add_argument("--data", help="data folder (Kaggle layout or photo folder), or 'sample'")
-        p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-        set_arg(p, "override any config field (repeatable)")
+def _set_arg(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
 
+def _model_args(p: argparse.ArgumentParser, choices, profile_help: str) -> None:
+    p.add_argument(
+        "--model",
+        required=True,
+        choices=choices,
+        metavar="ID",
+        help=f"one of {', '.join(choices)}",
+    )
+    p.add_argument("--profile", choices=sorted(PROFILES), help=profile_help)
+    p.add_argument("--data", help="data folder (Kaggle layout or photo folder), or 'sample'")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    _set_arg(p, "override any config field (repeatable)")
+
+
+def _add_run_commands(sub) -> None:
+    """train, evaluate, presets, info, weights."""
     p = sub.add_parser("train", help="train one configuration")
-    model_args(p, list(PRESETS), "scale (default: full)")
+    _model_args(p, list(PRESETS), "scale (default: full)")
     p.add_argument(
         "--resume", action="store_true", help="continue the run from its saved training state"
     )
@@ -265,7 +273,7 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a configuration (or GRAY) on the test set")
-    model_args(
+    _model_args(
         p,
         list(model_ids()),
         "default: the configuration the run was trained with (GRAY: full)",
@@ -287,6 +295,9 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_weights)
 
+
+def _add_data_commands(sub) -> None:
+    """data, colorize."""
     p = sub.add_parser("data", help="the embedded sample, the Kaggle download, a validation split")
     p.add_argument(
         "action",
@@ -320,6 +331,8 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu, cuda, mps")
     p.set_defaults(func=cmd_colorize)
 
+
+def _add_study_command(sub) -> None:
     p = sub.add_parser("study", help="the whole study: split, every configuration, evaluation")
     p.add_argument(
         "--data",
@@ -359,9 +372,8 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     p.add_argument("--partition", help="SLURM partition (--launcher slurm)")
     p.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (--launcher)")
     p.add_argument("--time-min", type=int, default=24 * 60, help="time limit per job, minutes")
-    set_arg(p, "override a config field for every model (repeatable)")
+    _set_arg(p, "override a config field for every model (repeatable)")
     p.set_defaults(func=cmd_study)
-    return parser
 
 
 # errors of the user's environment rather than of colorlib: the message names the file

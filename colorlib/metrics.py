@@ -160,6 +160,15 @@ def ciede2000(lab1, lab2):
     )
     h_bar = torch.where(chroma_zero, h_sum, h_bar)
 
+    s_l, s_c, s_h, r_t = _ciede2000_weights(L_bar, cp_bar, h_bar)
+    dl, dc, dhh = dL / s_l, dC / s_c, dH / s_h
+    out = torch.sqrt(dl**2 + dc**2 + dhh**2 + r_t * dc * dhh)
+    return out if as_torch else out.numpy()
+
+
+def _ciede2000_weights(L_bar: torch.Tensor, cp_bar: torch.Tensor, h_bar: torch.Tensor):
+    """The weighting functions S_L, S_C, S_H and the rotation term R_T of CIEDE2000 (Sharma,
+    Wu & Dalal, eqs. 15-22) from the mean lightness, chroma and hue of the pair."""
     t = (
         1
         - 0.17 * torch.cos(h_bar - math.radians(30))
@@ -174,9 +183,7 @@ def ciede2000(lab1, lab2):
     s_c = 1 + 0.045 * cp_bar
     s_h = 1 + 0.015 * cp_bar * t
     r_t = -torch.sin(2 * d_theta) * r_c
-    dl, dc, dhh = dL / s_l, dC / s_c, dH / s_h
-    out = torch.sqrt(dl**2 + dc**2 + dhh**2 + r_t * dc * dhh)
-    return out if as_torch else out.numpy()
+    return s_l, s_c, s_h, r_t
 
 
 # --- colourfulness --------------------------------------------------------------------------

@@ -251,17 +251,7 @@ def _run(
     """The study proper, its parameters checked and its results folder held."""
     print(f"study: {len(units)} run(s), {label}", flush=True)
     cfg = units[0].config  # the data fields are the same for every run
-    execute(
-        SPLIT,
-        study.results / SPLIT.name,
-        dict(
-            data_dir=units[0].parameters["data_dir"],
-            split_file=str(study.split),
-            n_val=cfg.val_holdout or N_VAL,
-            seed=SPLIT_SEED,
-            train_splits=list(cfg.train_splits),
-        ),
-    )
+    _split(study, units[0])
     gpus = _gpus(device)
     progress = Progress(len(units), cfg.epochs)
     watcher = threading.Thread(target=progress.loop, daemon=True)
@@ -294,6 +284,27 @@ def _run(
     finally:
         progress.stop.set()
 
+    return [*outcomes, _evaluate_study(study)]
+
+
+def _split(study: StudyPaths, unit: Unit) -> None:
+    """The validation split every run of the study shares (the split notebook)."""
+    cfg = unit.config
+    execute(
+        SPLIT,
+        study.results / SPLIT.name,
+        dict(
+            data_dir=unit.parameters["data_dir"],
+            split_file=str(study.split),
+            n_val=cfg.val_holdout or N_VAL,
+            seed=SPLIT_SEED,
+            train_splits=list(cfg.train_splits),
+        ),
+    )
+
+
+def _evaluate_study(study: StudyPaths) -> Outcome:
+    """The evaluation notebook over every run; its failure is kept in ``Evaluate/error.txt``."""
     start = time.monotonic()
     try:
         execute(
@@ -301,14 +312,12 @@ def _run(
             study.evaluate / EVALUATE.name,
             dict(results_dir=str(study.results), models_dir=str(study.models)),
         )
-        outcomes.append(Outcome(study.evaluate.name, "done", time.monotonic() - start))
     except Exception as err:
-        seconds = time.monotonic() - start
         write_text(study.evaluate_error, traceback.format_exc())
-        outcomes.append(
-            Outcome(study.evaluate.name, "failed", seconds, _last_line(err), study.evaluate_error)
-        )
-    return outcomes
+        seconds = time.monotonic() - start
+        detail = _last_line(err)
+        return Outcome(study.evaluate.name, "failed", seconds, detail, study.evaluate_error)
+    return Outcome(study.evaluate.name, "done", time.monotonic() - start)
 
 
 def _skip_or_clear(unit: Unit, force: bool, progress: Progress) -> Outcome | None:

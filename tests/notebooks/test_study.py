@@ -1,4 +1,5 @@
-"""run_all.py end to end on the embedded sample, smoke profile: every output the original named (README, "Outputs")."""
+"""run_all.py end to end on the embedded sample, smoke profile: every output the original
+named (README, "Outputs")."""
 
 import os
 import stat
@@ -102,12 +103,13 @@ def test_run_all_over_two_seeds(tmp_path):
         per_seed[seed] = pd.read_csv(tree / "A" / "metrics_A.csv").iloc[0]
         assert pd.read_json(tree / "A" / "run.json", typ="series")["seed"] == seed
     assert per_seed[1]["psnr"] != per_seed[2]["psnr"]  # two trainings, not one twice
-    across = pd.read_csv(results / "A" / "metrics_A.csv").iloc[0]
+    assert not (results / "A" / "metrics_A.csv").exists()  # one name, one schema, one writer
+    across = pd.read_csv(results / "A" / "metrics_across_seeds_A.csv").iloc[0]
     assert across["n_seeds"] == 2
     assert across["psnr"] == pytest.approx((per_seed[1]["psnr"] + per_seed[2]["psnr"]) / 2)
     sd = np.std([per_seed[1]["psnr"], per_seed[2]["psnr"]], ddof=1)
     assert across["psnr_seed_sd"] == pytest.approx(sd)
-    rows = pd.read_csv(results / "A" / "metrics_per_image_A.csv")
+    rows = pd.read_csv(results / "A" / "metrics_per_image_across_seeds_A.csv")
     assert sorted(rows["seed"].unique()) == [1, 2] and len(rows) == 2 * across["n_images"]
 
     ev = results / "Evaluate"

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorlib.metrics import overall_score, overall_scores
+from colorlib.metrics import overall_score, overall_scores, reported, scored
 from colorlib.stats import bootstrap_ci, percentile_interval, two_level_draws
-from colorlib.study import conclusions
 from colorlib.study.conclusions import (
     CONTRADICTED,
     ORIGINAL_OVERALL,
@@ -50,7 +49,7 @@ def long_table(means: dict[str, list[float]], n_images: int = 60, noise: float =
 
 def summary_of(per_image: pd.DataFrame) -> pd.DataFrame:
     return (
-        per_image.groupby("model", sort=False)[list(conclusions.BOOTSTRAPPED)].mean().reset_index()
+        per_image.groupby("model", sort=False)[list(reported())].mean().reset_index()
     )
 
 
@@ -129,7 +128,7 @@ def test_claims_verdicts():
     draws = bootstrap(per_image)
     summary = summary_of(per_image)
     trained = summary.set_index("model")
-    summary["overall_score"] = overall_score(trained[list(conclusions.SCORED)]).to_numpy()
+    summary["overall_score"] = overall_score(trained[list(scored())]).to_numpy()
     table = claims(summary, draws, ranking_stability(draws)).set_index("claim")
     verdict = table["verdict"]
     assert verdict["A (plain L1) ranks first on the overall score"] == UNRESOLVED  # E ties it

@@ -4,7 +4,8 @@ import pytest
 
 from colorlib.config import PRESETS, PROFILES, ExperimentConfig, make_config, parse_overrides
 
-STUDY_TABLE = {  # README, "The study": configurations: (GAN, lambda_L1 or None, lambda_perc or None)
+# README, "The study": configurations: (GAN, lambda_L1 or None, lambda_perc or None)
+STUDY_TABLE = {
     "A": (False, 100, None),
     "B": (True, 100, None),
     "C": (True, 100, 10),
@@ -94,7 +95,8 @@ def test_round_trip_through_dict_and_overrides():
     ],
 )
 def test_learning_rate_factor_of_every_epoch(epochs, decay_start, factors):
-    """The study (README): constant for decay_start epochs, then linear to zero at the end of the last."""
+    """The study (README): constant for decay_start epochs, then linear to zero at the end of
+    the last."""
     from colorlib.training import LinearDecay
 
     schedule = LinearDecay(epochs, decay_start)

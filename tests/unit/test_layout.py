@@ -25,10 +25,12 @@ LAYERS = {
         "atomic",
         "paths",
         "runtime",
+        "replicas",
         "stats",
+        "errors",
     },
     1: {"data"},
-    2: {"runs", "checkpoints", "plots"},
+    2: {"runs", "checkpoints", "plots", "run_writer"},
     3: {"training", "evaluation", "colorize"},
     4: {"study"},
     5: {"cli", "__main__"},
@@ -49,6 +51,9 @@ ARTIFACT_NAMES = (
     "training_state.pt",
     "run.json",
     "error.txt",
+    "metrics_across_seeds_",
+    "metrics_per_image_across_seeds_",
+    "metric_distributions.png",
     "validation_split.json",
     "Evaluate/",
     "metrics_comparison.csv",
@@ -115,6 +120,93 @@ def test_imports_only_point_down():
                     if LAYER_OF[parts[1]] > LAYER_OF[here]:
                         wrong.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not wrong
+
+
+def _module_name(path: Path) -> str:
+    parts = ("colorlib", *path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Every colorlib module -> the colorlib modules it imports: at the top, inside functions
+    and under ``if TYPE_CHECKING`` alike (``from colorlib.x import y`` counts as an import of
+    the module ``colorlib.x.y`` when there is one, else of ``colorlib.x``)."""
+    modules = {_module_name(p): p for p in _modules()}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the package up
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, base] if base else up)
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
+                           for a in node.names]  # fmt: skip
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_inside_the_package():
+    """Not even one that only a function-local or ``TYPE_CHECKING`` import closes: a
+    package's ``__init__`` may re-export its modules, which then import their siblings, not
+    the package."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    graph = _import_graph()
+    assert "colorlib.study.results" in graph["colorlib.study.page"]  # edges are seen
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_of_colorlib_is_longer_than_60_lines():
+    long = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
+    assert not long
 
 
 def test_artifact_names_live_in_one_module():

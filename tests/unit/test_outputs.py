@@ -14,6 +14,7 @@ from colorlib.checkpoints import CheckpointError, load_checkpoint, save_checkpoi
 from colorlib.colorize import plan_outputs
 from colorlib.config import make_config
 from colorlib.data import dataset_fingerprint, find_images, load_images, load_rgb
+from colorlib.errors import NonFiniteError
 from colorlib.evaluation import _refuse_non_finite
 from colorlib.networks import UnetGenerator
 
@@ -106,7 +107,7 @@ def test_evaluation_refuses_non_finite_metrics():
     rows = pd.DataFrame({"image": ["a.png", "b.png"], "psnr": [np.inf, 20.0], "ssim": [1.0, 0.5]})
     _refuse_non_finite(rows, "A")  # +inf PSNR: a perfect prediction, allowed
     rows.loc[1, "ssim"] = np.nan
-    with pytest.raises(ValueError, match=r"ssim is not finite for 1 test image.*b\.png"):
+    with pytest.raises(NonFiniteError, match=r"ssim is not finite for 1 test image.*b\.png"):
         _refuse_non_finite(rows, "A")
 
 
