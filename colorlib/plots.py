@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Sequence
 
 import matplotlib
@@ -163,9 +164,12 @@ def plot_metric_distributions(per_image: pd.DataFrame, path: str | os.PathLike) 
         1, len(metrics), figsize=(4.2 * len(metrics), 4.2), layout="constrained", squeeze=False
     )
     for ax, m in zip(axes[0], metrics):
-        sns.boxplot(
-            data=per_image, x="model", y=m, order=order, ax=ax, color="0.85", fliersize=0
-        )
+        with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated vert=
+            warnings.filterwarnings("ignore", "vert: bool", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", "vert: bool", module="seaborn")
+            sns.boxplot(
+                data=per_image, x="model", y=m, order=order, ax=ax, color="0.85", fliersize=0
+            )
         sns.stripplot(
             data=per_image, x="model", y=m, order=order, ax=ax, size=1.5, alpha=0.4, color="C0"
         )

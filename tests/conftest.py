@@ -13,7 +13,11 @@ without it (and fail in CI, where ``COLORLIB_REQUIRE_SHARED=1``).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +78,79 @@ def smoke_config(sample):
         )
 
     return build
+
+
+class Cli:
+    """The one way tests run colorlib's command line: a real subprocess in the project folder,
+    as a user would (``python -m colorlib``, ``run_all.py``, ``torchrun``)."""
+
+    PYTHON = sys.executable
+    TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone")
+
+    @staticmethod
+    def roots(root: Path) -> list[str]:
+        """``--set`` arguments that put every output of a run under ``root``."""
+        return [
+            "--set", f"models_dir={root / 'models'}",
+            "--set", f"results_dir={root / 'results'}",
+            "--set", f"cache_dir={root / 'cache'}",
+        ]  # fmt: skip
+
+    def argv(self, *args, ranks: int = 1) -> list[str]:
+        """``python -m colorlib ARGS``; with ``ranks`` > 1 under ``torchrun``."""
+        launcher = [*self.TORCHRUN, f"--nproc_per_node={ranks}"] if ranks > 1 else [self.PYTHON]
+        return [*launcher, "-m", "colorlib", *map(str, args)]
+
+    def __call__(self, *args, ranks: int = 1, env=None, cwd=None, timeout: float = 900):
+        """Run ``colorlib ARGS`` to the end (a ``CompletedProcess``)."""
+        return self.run(self.argv(*args, ranks=ranks), env=env, cwd=cwd, timeout=timeout)
+
+    def run_all(self, *args, env=None, timeout: float = 1800):
+        """``python run_all.py ARGS``."""
+        argv = [self.PYTHON, str(ROOT / "run_all.py"), *map(str, args)]
+        return self.run(argv, env=env, timeout=timeout)
+
+    def start(self, *args, ranks: int = 1) -> subprocess.Popen:
+        """``colorlib ARGS`` in the background."""
+        return subprocess.Popen(
+            self.argv(*args, ranks=ranks),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    @staticmethod
+    def run(argv: list[str], *, env=None, cwd=None, timeout: float = 900):
+        return subprocess.run(
+            argv, capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=timeout
+        )
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory, cli):
+    """One study of all ten configurations and GRAY, smoke profile, on the embedded sample,
+    through ``run_all.py`` (papermill, the template and evaluation notebooks): run once per
+    session; the study, notebook, page and training tests read it and never write into it.
+    Its :class:`colorlib.runs.StudyPaths` (``.paths``) and what ``run_all.py`` printed."""
+    from colorlib.runs import StudyPaths
+
+    root = tmp_path_factory.mktemp("smoke_study")
+    paths = StudyPaths(root / "results", root / "models")
+    done = cli.run_all(
+        "--profile", "smoke", "--data", "sample",
+        "--models-dir", paths.models, "--results-dir", paths.results,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return SmokeStudy(paths, done.stdout)
+
+
+@dataclass(frozen=True)
+class SmokeStudy:
+    paths: Any  # colorlib.runs.StudyPaths
+    stdout: str

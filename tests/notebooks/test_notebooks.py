@@ -8,9 +8,9 @@ import pandas as pd
 import papermill
 import pytest
 
+from colorlib.config import PRESETS
 from colorlib.paths import project_root
-from colorlib.runs import StudyPaths
-from colorlib.study.notebooks import NOTEBOOKS, TRAIN, check_parameters
+from colorlib.study.notebooks import EVALUATE, NOTEBOOKS, TRAIN, check_parameters
 
 
 def _run(name, out, **parameters):
@@ -62,56 +62,46 @@ def test_split_notebook_writes_and_protects_the_split(tmp_path, sample):
     assert json.loads(split.read_text()) == written
 
 
-def test_train_then_evaluation_notebooks(tmp_path):
-    roots = dict(
-        models_dir=str(tmp_path / "models"),
-        results_dir=str(tmp_path / "results"),
-        cache_dir=str(tmp_path / "cache"),
-    )
-    study = StudyPaths(roots["results_dir"], roots["models_dir"])
-    for model in ("A", "B", "GRAY"):
-        _run(
-            "train_model.ipynb",
-            tmp_path / f"model_{model}.ipynb",
-            model_id=model,
-            profile="smoke",
-            data_dir="sample",
-            overrides={"epochs": 2, "device": "cpu", **roots},
-        )
+def test_train_then_evaluation_notebooks(smoke_study):
+    """The template notebook once per configuration and the evaluation notebook, as the
+    session's smoke study executed them through papermill; the tests read what they wrote."""
+    study = smoke_study.paths
+    models = [*PRESETS, "GRAY"]
+    for model in models:
+        executed = nbformat.read(study.run(model).notebook, as_version=4)
+        assert executed.metadata["papermill"]["parameters"]["model_id"] == model
     a = pd.read_csv(study.run("A").metrics_csv)
     assert a.loc[0, "n_images"] == 4 and a.loc[0, "val_loss"] > 0
     assert study.run("B").history_png.stat().st_size > 0
-    nb = _run(
-        "comprehensive_model_evaluation.ipynb",
-        tmp_path / "eval.ipynb",
-        results_dir=str(tmp_path / "results"),
-        models_dir=str(tmp_path / "models"),
-    )
-    assert "3 model(s): A, B, GRAY" in "".join(
+    nb = nbformat.read(study.evaluate / EVALUATE.name, as_version=4)
+    assert f"{len(models)} model(s): {', '.join(models)}" in "".join(
         o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
     )
     files = study.report()
     table = pd.read_csv(files["metrics"], index_col=0)
-    assert list(table.index) == ["A", "B", "GRAY"]
-    assert table["overall_score"][["A", "B"]].between(0, 1).all()  # trained configurations
+    assert list(table.index) == models
+    assert table["overall_score"][list(PRESETS)].between(0, 1).all()  # trained configurations
     assert pd.isna(table.loc["GRAY", "overall_score"])
     for key in ("ranking", "claims", "comparisons"):
         assert files[key].stat().st_size > 0
     inference = pd.read_csv(files["inference"])
     assert inference.set_index("model").loc["A", "parameters"] == 261_202
     paired = pd.read_csv(files["paired"])
-    assert set(paired["model"]) == {"B", "GRAY"}
-    for key in ("bars", "history", "grid", "colorfulness_plot", "page"):
+    assert set(paired["model"]) == set(models) - {"A"}
+    for key in ("bars", "distributions", "history", "grid", "colorfulness_plot", "page"):
         assert files[key].stat().st_size > 0, key
     assert study.test_image(1).stat().st_size > 0
 
-    # the explore notebook, headless with its defaults on these results: the browser's widgets
-    # and the example photograph colorized by both trained models (GRAY has no checkpoint)
+
+def test_explore_notebook_on_a_study(smoke_study, tmp_path):
+    """Headless with its defaults on the study's results: the browser's widgets and the example
+    photograph colorized by every trained model (GRAY has no checkpoint)."""
+    study = smoke_study.paths
     nb = _run(
         "explore.ipynb",
         tmp_path / "explore.ipynb",
-        results_dir=roots["results_dir"],
-        models_dir=roots["models_dir"],
+        results_dir=str(study.results),
+        models_dir=str(study.models),
     )
     views = [
         o for c in nb.cells for o in c.get("outputs", [])
@@ -119,7 +109,7 @@ def test_train_then_evaluation_notebooks(tmp_path):
     ]  # fmt: skip
     assert len(views) == 2
     state = json.dumps(nb.metadata.get("widgets", {}))
-    assert '"A"' in state and '"B"' in state and "coffee (scikit-image)" in state
+    assert all(f'"{m}"' in state for m in PRESETS) and "coffee (scikit-image)" in state
 
 
 def test_unknown_parameters_are_refused():

@@ -2,14 +2,12 @@
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from colorlib.paths import project_root
+from colorlib.config import PRESETS
 from colorlib.runs import StudyPaths
 
 CHROMIUM_ARGS = [
@@ -34,21 +32,14 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> StudyPaths:
-    root = tmp_path_factory.mktemp("study")
-    paths = StudyPaths(root / "results", root / "models")
-    done = subprocess.run(
-        [
-            sys.executable, str(project_root() / "run_all.py"), "--profile", "smoke",
-            "--data", "sample", "--models", "A,B,GRAY",
-            "--models-dir", str(paths.models), "--results-dir", str(paths.results),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=project_root(),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    return paths
+def study(smoke_study) -> StudyPaths:
+    """The session's smoke study (all ten configurations and GRAY)."""
+    return smoke_study.paths
+
+
+@pytest.fixture(scope="module")
+def models(study) -> list[str]:
+    return list(pd.read_csv(study.report()["metrics"], index_col=0).index)
 
 
 @pytest.fixture
@@ -78,21 +69,22 @@ def _column(page, i=0):
     )
 
 
-def test_the_page_is_self_contained_and_loads_without_errors(page, study):
+def test_the_page_is_self_contained_and_loads_without_errors(page, study, models):
     assert page.problems == []
     assert page.requests and all(u.startswith(("file://", "data:")) for u in page.requests)
     assert study.report()["page"].stat().st_size < 3 * 2**20
-    assert _column(page) == ["A", "B", "GRAY"]
+    assert _column(page) == models == [*PRESETS, "GRAY"]
 
 
-def test_sorting_by_a_column_reorders_the_rows(page, study):
+def test_sorting_by_a_column_reorders_the_rows(page, study, models):
     table = pd.read_csv(study.report()["metrics"], index_col=0)
     page.click("#metrics th[data-col='ciede2000']")
     assert _column(page) == list(table["ciede2000"].sort_values().index)
     page.click("#metrics th[data-col='ciede2000']")
     assert _column(page) == list(table["ciede2000"].sort_values(ascending=False).index)
     page.click("#metrics th[data-col='model']")
-    assert _column(page) == ["A", "B", "GRAY"]
+    by_name = page.evaluate("names => [...names].sort((a, b) => a.localeCompare(b))", models)
+    assert _column(page) == by_name and sorted(by_name) == sorted(models)
 
 
 def test_the_slider_moves_the_split(page, tmp_path):
@@ -107,13 +99,15 @@ def test_the_slider_moves_the_split(page, tmp_path):
     assert split.screenshot() != before  # what is visible changed, not only a style
 
 
-def test_choosing_another_test_image_changes_every_panel(page, tmp_path):
+def test_choosing_another_test_image_changes_every_panel(page, tmp_path, models):
     sources = "imgs => imgs.map(i => i.src)"
     before = page.eval_on_selector_all("#panels img, #split img", sources)
     page.select_option("#image", index=2)
     after = page.eval_on_selector_all("#panels img, #split img", sources)
-    assert len(before) == len(after) == 5 + 2  # input, truth, A, B, GRAY; the split's two
+    # input, truth, every model; the split's two
+    assert len(before) == len(after) == 2 + len(models) + 2
     assert all(a != b for a, b in zip(before, after))
-    assert page.eval_on_selector_all("#image-metrics tr", "rows => rows.length") == 1 + 3
+    rows = page.eval_on_selector_all("#image-metrics tr", "rows => rows.length")
+    assert rows == 1 + len(models)
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000

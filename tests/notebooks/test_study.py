@@ -3,8 +3,6 @@ named (README, "Outputs")."""
 
 import os
 import stat
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,31 +10,25 @@ import pytest
 import torch
 
 from colorlib.config import PRESETS
-from colorlib.metrics import overall_score
-from colorlib.paths import project_root
+from colorlib.metrics import overall_score, scored
 
 
-def _run_all(tmp_path, *args):
-    cmd = [
-        sys.executable,
-        str(project_root() / "run_all.py"),
-        "--profile",
-        "smoke",
-        "--data",
-        "sample",
-        "--models-dir",
-        str(tmp_path / "models"),
-        "--results-dir",
-        str(tmp_path / "results"),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=project_root())
+@pytest.fixture
+def run_all(cli, tmp_path):
+    """``run_all.py --profile smoke --data sample ARGS`` with its folders under ``tmp_path``."""
+
+    def run(*args):
+        return cli.run_all(
+            "--profile", "smoke", "--data", "sample",
+            "--models-dir", tmp_path / "models", "--results-dir", tmp_path / "results", *args,
+        )  # fmt: skip
+
+    return run
 
 
-def test_run_all_smoke_produces_every_output(tmp_path):
-    done = _run_all(tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    models, results = tmp_path / "models", tmp_path / "results"
+def test_run_all_smoke_produces_every_output(smoke_study, cli):
+    study = smoke_study.paths
+    models, results = study.models, study.results
     expected = []
     for m in PRESETS:
         expected += [
@@ -69,15 +61,19 @@ def test_run_all_smoke_produces_every_output(tmp_path):
     ranking = pd.read_csv(ev / "ranking_stability.csv")
     assert list(ranking["model"]) == list(PRESETS)
     assert ranking["p_first"].sum() == pytest.approx(1.0)
-    assert "Evaluate" in done.stdout and "failed" not in done.stdout
+    assert "Evaluate" in smoke_study.stdout and "failed" not in smoke_study.stdout
     # every file of the study, executed notebooks included, gets 0666 & ~umask
     umask = os.umask(0)
     os.umask(umask)
-    modes = {oct(stat.S_IMODE(p.stat().st_mode)) for p in tmp_path.rglob("*") if p.is_file()}
+    root = study.results.parent
+    modes = {oct(stat.S_IMODE(p.stat().st_mode)) for p in root.rglob("*") if p.is_file()}
     assert modes == {oct(0o666 & ~umask)}
 
-    # a second run skips what is complete
-    again = _run_all(tmp_path, "--models", "A,GRAY")
+    # a second run skips what is complete (and rewrites only the evaluation's own files)
+    again = cli.run_all(
+        "--profile", "smoke", "--data", "sample", "--models", "A,GRAY",
+        "--models-dir", models, "--results-dir", results,
+    )  # fmt: skip
     assert again.returncode == 0 and again.stdout.count("skipped") >= 2
 
 
@@ -85,14 +81,14 @@ def _check_overall_score(table: pd.DataFrame) -> None:
     """The original's formula over the trained configurations' metric columns gives the
     reported score; GRAY has none, and every row has its difference to GRAY."""
     trained = table.drop(index="GRAY")
-    recomputed = overall_score(trained[["psnr", "ssim", "ciede2000", "lpips"]])
+    recomputed = overall_score(trained[list(scored())])
     np.testing.assert_allclose(trained["overall_score"], recomputed, rtol=0, atol=1e-12)
     assert pd.isna(table.loc["GRAY", "overall_score"])
     np.testing.assert_allclose(table["psnr_vs_gray"], table["psnr"] - table.loc["GRAY", "psnr"])
 
 
-def test_run_all_over_two_seeds(tmp_path):
-    done = _run_all(tmp_path, "--seeds", "1,2", "--models", "A,B,E,GRAY")
+def test_run_all_over_two_seeds(tmp_path, run_all):
+    done = run_all("--seeds", "1,2", "--models", "A,B,E,GRAY")
     assert done.returncode == 0, done.stdout + done.stderr
     results, models = tmp_path / "results", tmp_path / "models"
     per_seed = {}
@@ -115,7 +111,7 @@ def test_run_all_over_two_seeds(tmp_path):
     ev = results / "Evaluate"
     table = pd.read_csv(ev / "metrics_comparison.csv", index_col=0)
     assert (table["n_seeds"] == 2).all()
-    assert {f"{m}_seed_sd" for m in ("psnr", "ssim", "ciede2000", "lpips")} <= set(table.columns)
+    assert {f"{m}_seed_sd" for m in scored()} <= set(table.columns)
     _check_overall_score(table)
     ranking = pd.read_csv(ev / "ranking_stability.csv")
     assert list(ranking.columns[:5]) == ["model", "p_first", "rank_mean", "rank_low", "rank_high"]
@@ -126,21 +122,21 @@ def test_run_all_over_two_seeds(tmp_path):
 
     # every (configuration, seed) is a unit: a rerun skips each; a one-seed study may not
     # write into this folder
-    again = _run_all(tmp_path, "--seeds", "1,2", "--models", "A")
+    again = run_all("--seeds", "1,2", "--models", "A")
     assert again.returncode == 0
     assert again.stdout.count("complete for this config, skipped") == 2
-    mixed = _run_all(tmp_path, "--models", "A")
+    mixed = run_all("--models", "A")
     assert mixed.returncode == 2 and "holds a several-seed study" in mixed.stderr
 
 
-def test_one_failure_does_not_stop_the_others(tmp_path):
+def test_one_failure_does_not_stop_the_others(tmp_path, run_all):
     # B's folder holds a training state from another configuration: B must fail, A must not
     (tmp_path / "models" / "B").mkdir(parents=True)
     torch.save(
         {"format": "colorlib.checkpoint", "version": 1},
         tmp_path / "models" / "B" / "training_state.pt",
     )
-    done = _run_all(tmp_path, "--models", "B,A")
+    done = run_all("--models", "B,A")
     assert done.returncode == 1
     assert "FAILED: B" in done.stderr
     assert (tmp_path / "results" / "A" / "metrics_A.csv").is_file()
@@ -148,17 +144,17 @@ def test_one_failure_does_not_stop_the_others(tmp_path):
     assert (tmp_path / "results" / "B" / "model_B.ipynb").is_file()
 
 
-def test_run_all_rejects_bad_arguments(tmp_path):
-    bad = _run_all(tmp_path, "--models", "A,Z")
+def test_run_all_rejects_bad_arguments(run_all):
+    bad = run_all("--models", "A,Z")
     assert bad.returncode == 2 and "unknown model(s) ['Z']" in bad.stderr
-    bad = _run_all(tmp_path, "--set", "epochz=1")
+    bad = run_all("--set", "epochz=1")
     assert bad.returncode == 2 and "unknown config key" in bad.stderr
 
 
-def test_submitit_local_launcher_runs_the_configurations_as_jobs(tmp_path):
+def test_submitit_local_launcher_runs_the_configurations_as_jobs(tmp_path, run_all):
     """--launcher local: each configuration is a submitit job (a subprocess here, a SLURM job
     with --launcher slurm) that leaves its executed notebook; the evaluation aggregates them."""
-    done = _run_all(tmp_path, "--launcher", "local", "--models", "A,B,GRAY")
+    done = run_all("--launcher", "local", "--models", "A,B,GRAY")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("submitted as local job") == 3
     results = tmp_path / "results"
@@ -171,10 +167,10 @@ def test_submitit_local_launcher_runs_the_configurations_as_jobs(tmp_path):
     assert list(table.index) == ["A", "B", "GRAY"]
 
 
-def test_run_all_trains_each_configuration_over_two_processes(tmp_path):
+def test_run_all_trains_each_configuration_over_two_processes(tmp_path, run_all):
     """--nproc-per-node 2: the template notebook trains through torchrun (2 ranks, gloo here),
     evaluates in its own process, and the evaluation notebook reads the result as usual."""
-    done = _run_all(tmp_path, "--nproc-per-node", "2", "--models", "A,GRAY")
+    done = run_all("--nproc-per-node", "2", "--models", "A,GRAY")
     assert done.returncode == 0, done.stdout + done.stderr
     record = pd.read_json(tmp_path / "results" / "A" / "run.json", typ="series")
     assert record["world_size"] == 2 and record["status"] == "complete"

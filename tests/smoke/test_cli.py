@@ -12,46 +12,36 @@ from colorlib.paths import project_root
 from colorlib.runs import StudyPaths
 
 
-def _colorlib(*args, env=None, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "colorlib", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or project_root(),
-        env=env,
-    )
-
-
-def test_data_download_without_credentials_says_where_the_token_goes(tmp_path):
+def test_data_download_without_credentials_says_where_the_token_goes(tmp_path, cli):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
     env["HOME"] = str(tmp_path)
-    done = _colorlib("data", "download", "--out", str(tmp_path / "kaggle"), env=env)
+    done = cli("data", "download", "--out", str(tmp_path / "kaggle"), env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"{tmp_path}/.kaggle/kaggle.json" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "kaggle").exists()
 
 
-def test_train_on_the_sample_then_evaluate_with_the_runs_own_config(tmp_path):
+def test_train_on_the_sample_then_evaluate_with_the_runs_own_config(tmp_path, cli):
     roots = [
         "--set", f"models_dir={tmp_path}/models",
         "--set", f"results_dir={tmp_path}/results",
         "--set", f"cache_dir={tmp_path}/cache",
     ]  # fmt: skip
-    done = _colorlib(
+    done = cli(
         "train", "--model", "A", "--profile", "smoke", "--data", "sample", "--quiet", *roots
     )
     assert done.returncode == 0, done.stderr
     assert "A: 2 epochs" in done.stdout
     # no --profile: evaluate reads how the run was trained from its checkpoint (32², ngf 8);
     # the full-profile default would fail ("built for 32x32 input; got (256, 256)")
-    done = _colorlib("evaluate", "--model", "A", "--device", "cpu", *roots)
+    done = cli("evaluate", "--model", "A", "--device", "cpu", *roots)
     assert done.returncode == 0, done.stderr
     run = StudyPaths(tmp_path / "results", tmp_path / "models").run("A")
     metrics = pd.read_csv(run.metrics_csv)
     assert metrics.loc[0, "n_images"] == 4
     # a profile given explicitly is what the user asked for: the mismatch is an error
-    done = _colorlib("evaluate", "--model", "A", "--profile", "cpu", "--data", "sample", *roots)
+    done = cli("evaluate", "--model", "A", "--profile", "cpu", "--data", "sample", *roots)
     assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -85,10 +75,41 @@ def test_files_a_run_writes_get_the_usual_permissions(tmp_path, umask):
     assert not wrong
 
 
-def test_errors_are_one_line_and_verbose_adds_the_traceback(tmp_path):
+def test_errors_are_one_line_and_verbose_adds_the_traceback(tmp_path, cli):
     args = ["evaluate", "--model", "A", "--set", f"models_dir={tmp_path}"]
-    quiet, verbose = _colorlib(*args), _colorlib("-v", *args)
+    quiet, verbose = cli(*args), cli("-v", *args)
     for done in (quiet, verbose):
         assert done.returncode == 2
         assert f"error: checkpoint {tmp_path}/A/best_model.pt does not exist" in done.stderr
     assert "Traceback" not in quiet.stderr and "Traceback" in verbose.stderr
+
+
+def test_anticipated_errors_are_one_line_and_internal_errors_are_bugs(tmp_path, cli):
+    """Whose fault it is decides what the user sees. An anticipated failure (a ColorlibError:
+    here an unknown config key and a missing checkpoint) is one line and exit 2; an internal
+    error, injected into a real run of the CLI (pandas failing inside ``presets``), keeps its
+    traceback, says it is a bug and exits 1 — though it is a TypeError, which the CLI once
+    turned into a one-line "user error"."""
+    for args in (
+        ["train", "--model", "A", "--profile", "smoke", "--set", "epochz=1"],
+        ["evaluate", "--model", "A", "--set", f"models_dir={tmp_path}"],
+    ):
+        done = cli(*args)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and "bug" not in done.stderr
+        assert len([x for x in done.stderr.splitlines() if x.startswith("error: ")]) == 1
+
+    inject = (
+        "import sys, pandas\n"
+        "def broken(self, *a, **k):\n"
+        "    raise TypeError('injected: an internal error, not the user\\'s')\n"
+        "pandas.DataFrame.to_string = broken\n"
+        "from colorlib.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = cli.run([cli.PYTHON, "-c", inject, "presets"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "TypeError: injected: an internal error" in done.stderr
+    assert "this is a bug in colorlib" in done.stderr and "presets" in done.stderr
+    assert not any(line.startswith("error: ") for line in done.stderr.splitlines())

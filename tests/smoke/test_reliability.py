@@ -4,7 +4,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,37 +13,7 @@ import torch
 
 from colorlib.checkpoints import load_checkpoint
 from colorlib.paths import project_root
-from colorlib.runs import HOLDER_FILE, RunPaths
-from colorlib.training import train
-
-
-def _colorlib(*args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "colorlib", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=project_root(),
-        **kw,
-    )
-
-
-def _roots(root):
-    return [
-        "--set", f"models_dir={root}/models",
-        "--set", f"results_dir={root}/results",
-        "--set", f"cache_dir={root}/cache",
-    ]  # fmt: skip
-
-
-def _start(*args):
-    """A colorlib command in the background (a subprocess.Popen)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "colorlib", *map(str, args)],
-        cwd=project_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+from colorlib.runs import HOLDER_FILE
 
 
 def _wait_for(path: Path, seconds: float = 120) -> None:
@@ -62,14 +31,12 @@ def _one_line_error(done):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, smoke_config):
-    """One smoke-trained model A (its run paths)."""
-    cfg = smoke_config(tmp_path_factory.mktemp("trained"))
-    train(cfg, progress=False)
-    return RunPaths.of(cfg)
+def trained(smoke_study):
+    """Model A of the session's smoke study (its run paths; read, never written)."""
+    return smoke_study.paths.run("A")
 
 
-def test_colorize_leaves_originals_untouched_and_never_overwrites(tmp_path, trained, sample):
+def test_colorize_leaves_originals_untouched_and_never_overwrites(tmp_path, trained, sample, cli):
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in sorted(os.listdir(sample / "test"))[:2]:
@@ -78,28 +45,28 @@ def test_colorize_leaves_originals_untouched_and_never_overwrites(tmp_path, trai
     inputs = sorted(photos.iterdir())
     ckpt = ["--checkpoint", trained.best, "--device", "cpu"]
 
-    line = _one_line_error(_colorlib("colorize", *inputs, "--out", photos, *ckpt))
+    line = _one_line_error(cli("colorize", *inputs, "--out", photos, *ckpt))
     assert "does not write beside its inputs" in line
     assert {p.name: p.read_bytes() for p in photos.iterdir()} == before  # originals untouched
 
-    done = _colorlib("colorize", photos, "--out", tmp_path / "out", *ckpt)  # a folder as input
+    done = cli("colorize", photos, "--out", tmp_path / "out", *ckpt)  # a folder as input
     assert done.returncode == 0, done.stderr
     assert "colorized 2 image(s)" in done.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(before)
-    line = _one_line_error(_colorlib("colorize", *inputs, "--out", tmp_path / "out", *ckpt))
+    line = _one_line_error(cli("colorize", *inputs, "--out", tmp_path / "out", *ckpt))
     assert "--overwrite" in line
-    done = _colorlib("colorize", *inputs, "--out", tmp_path / "out", "--overwrite", *ckpt)
+    done = cli("colorize", *inputs, "--out", tmp_path / "out", "--overwrite", *ckpt)
     assert done.returncode == 0 and "colorized 2 image(s)" in done.stdout
 
 
-def test_two_trainings_of_one_folder_exactly_one_runs(tmp_path, sample):
+def test_two_trainings_of_one_folder_exactly_one_runs(tmp_path, sample, cli):
     args = ["train", "--model", "B", "--profile", "smoke", "--data", "sample", "--quiet"]
     args += ["--device", "cpu", "--set", "epochs=6", "--set", "max_train_images=48"]
-    first = _start(*args, *_roots(tmp_path))
+    first = cli.start(*args, *cli.roots(tmp_path))
     holder = tmp_path / "models" / "B" / HOLDER_FILE
     _wait_for(holder)
     assert holder.exists(), "the first training never took its folder"
-    second = _colorlib(*args, "--set", "seed=7", *_roots(tmp_path))
+    second = cli(*args, "--set", "seed=7", *cli.roots(tmp_path))
     line = _one_line_error(second)
     assert "is in use: training B by pid" in line and str(first.pid) in line
     out, err = first.communicate(timeout=600)
@@ -109,16 +76,16 @@ def test_two_trainings_of_one_folder_exactly_one_runs(tmp_path, sample):
     assert not holder.exists()
 
 
-def test_a_killed_runs_lock_is_taken_over_by_its_resume(tmp_path, sample):
+def test_a_killed_runs_lock_is_taken_over_by_its_resume(tmp_path, sample, cli):
     args = ["train", "--model", "A", "--profile", "smoke", "--data", "sample", "--quiet"]
     args += ["--device", "cpu", "--set", "epochs=30", "--set", "max_train_images=48"]
-    victim = _start(*args, *_roots(tmp_path))
+    victim = cli.start(*args, *cli.roots(tmp_path))
     state = tmp_path / "models" / "A" / "training_state.pt"
     _wait_for(state)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     assert (tmp_path / "models" / "A" / HOLDER_FILE).exists()  # stale: its holder is dead
-    done = _colorlib(*args, "--resume", *_roots(tmp_path))
+    done = cli(*args, "--resume", *cli.roots(tmp_path))
     assert done.returncode == 0, done.stderr
     assert load_checkpoint(state)["epoch"] == 30
 
@@ -140,24 +107,26 @@ def _inf_adam_moment(blob):
     blob["opt_G"]["state"][0]["exp_avg_sq"][0] = float("inf")
 
 
-def test_nan_checkpoints_are_refused_by_colorize_evaluate_and_resume(tmp_path, trained, sample):
+def test_nan_checkpoints_are_refused_by_colorize_evaluate_and_resume(
+    tmp_path, trained, sample, cli
+):
     bad = tmp_path / "run"
     shutil.copytree(trained.models, bad / "models" / "A")
     _poisoned_copy(trained.best, bad / "models" / "A" / "best_model.pt", _nan_weight)
     _poisoned_copy(trained.state, bad / "models" / "A" / "training_state.pt", _inf_adam_moment)
     photo = sorted((sample / "test").iterdir())[0]
     best = bad / "models" / "A" / "best_model.pt"
-    line = _one_line_error(_colorlib("colorize", photo, "--checkpoint", best, "--out", tmp_path))
+    line = _one_line_error(cli("colorize", photo, "--checkpoint", best, "--out", tmp_path))
     assert "best_model.pt holds non-finite values" in line
-    line = _one_line_error(_colorlib("evaluate", "--model", "A", *_roots(bad)))
+    line = _one_line_error(cli("evaluate", "--model", "A", *cli.roots(bad)))
     assert "best_model.pt holds non-finite values" in line
     assert not (bad / "results" / "A" / "metrics_A.csv").exists()
     train_args = ["train", "--model", "A", "--profile", "smoke", "--data", "sample", "--resume"]
-    line = _one_line_error(_colorlib(*train_args, *_roots(bad)))
+    line = _one_line_error(cli(*train_args, *cli.roots(bad)))
     assert "training_state.pt holds non-finite values (NaN or inf) in opt_G['state'][0]" in line
 
 
-def test_zero_byte_checkpoints_get_one_line(tmp_path, sample):
+def test_zero_byte_checkpoints_get_one_line(tmp_path, sample, cli):
     (tmp_path / "models" / "A").mkdir(parents=True)
     for name in ("best_model.pt", "training_state.pt"):
         (tmp_path / "models" / "A" / name).write_bytes(b"")
@@ -165,14 +134,14 @@ def test_zero_byte_checkpoints_get_one_line(tmp_path, sample):
     photo = sorted((sample / "test").iterdir())[0]
     for args in (
         ["colorize", photo, "--checkpoint", empty, "--out", tmp_path / "out"],
-        ["evaluate", "--model", "A", *_roots(tmp_path)],
+        ["evaluate", "--model", "A", *cli.roots(tmp_path)],
         ["train", "--model", "A", "--profile", "smoke", "--data", "sample", "--resume"]
-        + _roots(tmp_path),
+        + cli.roots(tmp_path),
     ):
-        assert "is empty (0 bytes)" in _one_line_error(_colorlib(*args))
+        assert "is empty (0 bytes)" in _one_line_error(cli(*args))
 
 
-def test_names_that_are_not_utf8_train_and_evaluate(tmp_path, sample):
+def test_names_that_are_not_utf8_train_and_evaluate(tmp_path, sample, cli):
     data = tmp_path / "data"
     for split, n in (("train", 12), ("val", 4), ("test", 4)):
         (data / split).mkdir(parents=True)
@@ -180,37 +149,37 @@ def test_names_that_are_not_utf8_train_and_evaluate(tmp_path, sample):
             target = name if i else os.fsdecode(b"\xe9t\xe9_" + name.encode())  # Latin-1 bytes
             shutil.copy(sample / split / name, data / split / target)
     args = ["--model", "A", "--profile", "smoke", "--data", data, "--device", "cpu"]
-    done = _colorlib("train", *args, "--quiet", *_roots(tmp_path))
+    done = cli("train", *args, "--quiet", *cli.roots(tmp_path))
     assert done.returncode == 0, done.stderr
-    done = _colorlib("evaluate", *args, *_roots(tmp_path))
+    done = cli("evaluate", *args, *cli.roots(tmp_path))
     assert done.returncode == 0, done.stderr
     per_image = pd.read_csv(tmp_path / "results" / "A" / "metrics_per_image_A.csv")
     assert len(per_image) == 4 and per_image["image"].str.startswith("\\xet\\xe9_").sum() == 0
     assert per_image["image"].str.startswith("\\xe9t\\xe9_").sum() == 1
 
 
-def test_a_missing_test_split_is_found_before_training(tmp_path, sample):
+def test_a_missing_test_split_is_found_before_training(tmp_path, sample, cli):
     data = tmp_path / "data"
     data.mkdir()
     for split in ("train", "val"):
         (data / split).symlink_to(sample / split, target_is_directory=True)
-    done = _colorlib(
-        "train", "--model", "A", "--profile", "smoke", "--data", data, *_roots(tmp_path)
+    done = cli(
+        "train", "--model", "A", "--profile", "smoke", "--data", data, *cli.roots(tmp_path)
     )
     assert "no split 'test'" in _one_line_error(done)
     assert not (tmp_path / "models" / "A" / "training_state.pt").exists()
 
 
-def test_resume_accepts_the_same_data_folder_written_another_way(tmp_path, sample):
+def test_resume_accepts_the_same_data_folder_written_another_way(tmp_path, sample, cli):
     data = tmp_path / "data"
     shutil.copytree(sample, data)
     base = ["train", "--model", "A", "--profile", "smoke", "--device", "cpu", "--quiet"]
-    done = _colorlib(*base, "--data", data, "--set", "epochs=1", *_roots(tmp_path))
+    done = cli(*base, "--data", data, "--set", "epochs=1", *cli.roots(tmp_path))
     assert done.returncode == 0, done.stderr
     relative = os.path.relpath(data, project_root())
-    done = _colorlib(*base, "--data", relative, "--resume", *_roots(tmp_path))
+    done = cli(*base, "--data", relative, "--resume", *cli.roots(tmp_path))
     assert done.returncode == 2 and "differs in ['epochs']" in done.stderr  # not data_dir
-    done = _colorlib(*base, "--data", relative, "--set", "epochs=1", "--resume", *_roots(tmp_path))
+    done = cli(*base, "--data", relative, "--set", "epochs=1", "--resume", *cli.roots(tmp_path))
     assert done.returncode == 0, done.stderr
 
 
@@ -228,17 +197,17 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=False)
 
 
-def test_disk_full_is_one_line_and_leaves_a_resumable_state(tmp_path, small_disk, sample):
+def test_disk_full_is_one_line_and_leaves_a_resumable_state(tmp_path, small_disk, sample, cli):
     args = ["train", "--model", "A", "--profile", "smoke", "--data", "sample", "--quiet"]
     args += ["--device", "cpu", "--set", f"models_dir={small_disk}"]
     args += ["--set", f"results_dir={tmp_path}/results", "--set", f"cache_dir={tmp_path}/c"]
-    line = _one_line_error(_colorlib(*args))
+    line = _one_line_error(cli(*args))
     assert line.startswith(f"error: disk full while writing {small_disk}/A/")
     assert "--resume" in line
     state = load_checkpoint(small_disk / "A" / "training_state.pt")
     assert state["epoch"] == 1  # the last saved state is whole
     assert not [p for p in (small_disk / "A").iterdir() if p.name.endswith(".tmp")]
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
-    done = _colorlib(*args, "--resume")
+    done = cli(*args, "--resume")
     assert done.returncode == 0, done.stderr
     assert load_checkpoint(small_disk / "A" / "training_state.pt")["epoch"] == 2

@@ -11,22 +11,23 @@ import pytest
 import torch
 
 from colorlib import training
-from colorlib.checkpoints import CheckpointError, load_checkpoint, load_generator
+from colorlib.checkpoints import load_checkpoint, load_generator
 from colorlib.config import PRESETS
 from colorlib.evaluation import evaluate
-from colorlib.runs import RunPaths
+from colorlib.runs import RunPaths, saved_config
 from colorlib.training import NonFiniteLossError, train
 
 
 @pytest.mark.parametrize("model_id", list(PRESETS))
-def test_every_preset_trains_and_writes_the_original_files(tmp_path, smoke_config, model_id):
-    cfg = smoke_config(tmp_path, model_id)
-    history = train(cfg, progress=False)
+def test_every_preset_trains_and_writes_the_original_files(smoke_study, model_id):
+    """Every preset, as the session's smoke study trained it (two epochs)."""
+    p = smoke_study.paths.run(model_id)
+    cfg = saved_config(p)
+    history = pd.read_csv(p.history_csv)
     assert list(history["epoch"]) == [1, 2]
     assert list(history["lr"]) == [cfg.lr, cfg.lr * 0.5]  # LinearDecay(2, 1), as trained
     assert history[["loss_G", "val_l1"]].notna().all().all()
     assert ("loss_D" in history) is cfg.use_gan
-    p = RunPaths.of(cfg)
     for f in (
         p.best,
         p.checkpoint(1),
@@ -39,7 +40,7 @@ def test_every_preset_trains_and_writes_the_original_files(tmp_path, smoke_confi
     ):
         assert f.is_file() and f.stat().st_size > 0, f
     G, blob = load_generator(p.best)
-    assert blob["config"] == cfg and blob["val_l1"] == history["val_l1"].min()
+    assert blob["config"] == cfg and blob["val_l1"] == pytest.approx(history["val_l1"].min())
     # built on the meta device, every tensor is the checkpoint's, none left uninitialised
     loaded = G.state_dict()
     assert loaded.keys() == blob["generator"].keys()
@@ -165,36 +166,6 @@ def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, smoke_config, monke
     kept = load_checkpoint(RunPaths.of(cfg).state)
     assert kept["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in kept["generator"].values() if v.is_floating_point())
-
-
-def test_bad_checkpoints_get_clear_errors(tmp_path, smoke_config):
-    junk = tmp_path / "junk.pt"
-    junk.write_bytes(b"definitely not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"junk\.pt is not a colorlib checkpoint"):
-        load_generator(junk)
-    foreign = tmp_path / "foreign.pt"
-    torch.save({"state_dict": {"w": torch.zeros(1)}}, foreign)
-    with pytest.raises(CheckpointError, match="no 'colorlib.checkpoint' marker"):
-        load_generator(foreign)
-    with pytest.raises(FileNotFoundError, match="train first"):
-        load_generator(tmp_path / "missing.pt")
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, ("echo pwned",))
-
-    evil = tmp_path / "evil.pt"
-    torch.save({"format": "colorlib.checkpoint", "x": Evil()}, evil)
-    with pytest.raises(CheckpointError, match="not a colorlib checkpoint"):
-        load_generator(evil)
-
-    cfg = smoke_config(tmp_path)
-    train(cfg, progress=False)
-    blob = torch.load(RunPaths.of(cfg).best, weights_only=True)
-    blob["config"]["image_size"] = 64  # the weights were trained at 32: one level fewer
-    torch.save(blob, tmp_path / "misfit.pt")
-    with pytest.raises(CheckpointError, match="do not fit the network.*image_size=64"):
-        load_generator(tmp_path / "misfit.pt")
 
 
 def test_evaluate_model_and_gray(tmp_path, smoke_config):

@@ -126,11 +126,20 @@ def test_palette_images(tmp_path):
         tmp_path / "p.png"
     )
     assert np.abs(load_rgb(tmp_path / "p.png").astype(int) - _photo()).mean() < 8
+    # a transparent left half (palette index 0) is composited onto white; the opaque right
+    # half keeps its palette colours exactly
     p = Image.fromarray(_photo()).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
-    p.info["transparency"] = 0
-    p.save(tmp_path / "pt.png", transparency=0)
-    out = load_rgb(tmp_path / "pt.png")
+    index = np.array(p)
+    index[:, 32:][index[:, 32:] == 0] = 1
+    index[:, :32] = 0
+    half = Image.fromarray(index, mode="P")
+    half.putpalette(p.getpalette())
+    half.save(tmp_path / "pt.png", transparency=0)
+    out = load_rgb(tmp_path / "pt.png", require_color=False)
+    palette = np.array(p.getpalette(), dtype=np.uint8).reshape(-1, 3)
     assert out.shape == (48, 64, 3)
+    assert (out[:, :32] == 255).all()
+    np.testing.assert_array_equal(out[:, 32:], palette[index[:, 32:]])
 
 
 def test_real_grayscale_photo_in_colour_folder(photos):
@@ -282,6 +291,26 @@ def test_split_holds_out_of_train_and_val_when_both_are_trained_on(sample, tmp_p
         "A", "cpu", data_dir=str(sample), train_splits=("train", "val"), val_holdout=5
     )
     assert training_files(cfg) == training_files(cfg.replace(seed=7))
+
+
+def test_an_empty_val_folder_is_an_error_never_a_silent_hold_out(sample, tmp_path):
+    """A val/ folder is the validation set; one that holds no images is an error naming it
+    (it used to be taken for no folder at all, and photos were held out instead). A dataset
+    with no val/ folder holds photos out, as it should."""
+    import shutil
+
+    from colorlib.data import create_validation_split
+    from colorlib.errors import MissingFileError
+
+    data = tmp_path / "photos"
+    shutil.copytree(sample / "train", data / "train")
+    (data / "val").mkdir()
+    with pytest.raises(MissingFileError, match=rf"{data / 'val'} holds no images"):
+        create_validation_split(data, tmp_path / "split.json", n_val=5)
+    assert not (tmp_path / "split.json").exists()
+    (data / "val").rmdir()
+    held = create_validation_split(data, tmp_path / "split.json", n_val=5)
+    assert held["method"] == "5 held out, seed 42" and len(held["val"]) == 5
 
 
 class _Mapping(torch.utils.data.Dataset):

@@ -17,8 +17,18 @@ def test_output_shapes_at_256():
         ab = g(L)
         logits = d(L, ab)
     assert ab.shape == (2, 2, 256, 256)
-    assert ab.abs().max() <= 1  # tanh output
     assert logits.shape == (2, 1, 16, 16)
+
+
+def test_the_generator_ends_in_tanh():
+    """The output is a tanh (normalised ab in (-1, 1)): a huge input saturates it to ±1 and
+    never beyond; without the tanh the same input gives values far outside."""
+    torch.manual_seed(0)
+    g = UnetGenerator(image_size=32, ngf=8).eval()
+    assert isinstance(list(g.modules())[-1], nn.Tanh)
+    with torch.no_grad():
+        ab = g(torch.randn(2, 1, 32, 32) * 1e4)
+    assert 0.99 < ab.abs().max() <= 1
 
 
 @pytest.mark.parametrize("size, dropout_blocks", [(32, 0), (64, 1), (128, 2), (256, 3)])

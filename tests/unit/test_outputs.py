@@ -1,5 +1,5 @@
-"""Nothing lost, nothing mixed: what colorize may write, checkpoints with non-finite tensors,
-file names that are not UTF-8, broken links, huge photos, evaluation's non-finite metrics."""
+"""Nothing lost, nothing mixed: what colorize may write, file names that are not UTF-8, broken
+links, huge photos, evaluation's non-finite metrics (checkpoints: test_checkpoints.py)."""
 
 import os
 
@@ -10,13 +10,10 @@ import torch
 from PIL import Image
 
 from colorlib import pretrained
-from colorlib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from colorlib.colorize import plan_outputs
-from colorlib.config import make_config
 from colorlib.data import dataset_fingerprint, find_images, load_images, load_rgb
 from colorlib.errors import NonFiniteError
 from colorlib.evaluation import _refuse_non_finite
-from colorlib.networks import UnetGenerator
 
 
 def _photo(path, seed=0, size=(40, 48)):
@@ -62,45 +59,6 @@ def test_colorize_gives_colliding_stems_distinct_names_and_expands_folders(tmp_p
     assert (
         list(failed) == [str(tmp_path / "empty")] and "no images" in failed[str(tmp_path / "empty")]
     )
-
-
-def _generator_checkpoint(path, poison: str | None = None):
-    cfg = make_config("A", "smoke")
-    state = UnetGenerator(cfg.image_size, cfg.ngf).state_dict()
-    if poison:
-        state[poison] = state[poison].clone()
-        state[poison].view(-1)[3] = float("nan")
-    save_checkpoint(path, "generator", cfg, generator=state, epoch=1, val_l1=0.1)
-    return path
-
-
-def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path):
-    load_checkpoint(_generator_checkpoint(tmp_path / "good.pt"))
-    name = next(iter(UnetGenerator(32, 8).state_dict()))
-    bad = _generator_checkpoint(tmp_path / "nan.pt", poison=name)
-    with pytest.raises(CheckpointError, match=rf"nan\.pt holds non-finite.*generator\['{name}'\]"):
-        load_checkpoint(bad)
-
-
-def test_empty_and_foreign_checkpoints_get_one_clear_line(tmp_path):
-    empty = tmp_path / "empty.pt"
-    empty.write_bytes(b"")
-    with pytest.raises(CheckpointError, match=r"empty\.pt is empty"):
-        load_checkpoint(empty)
-    truncated = tmp_path / "cut.pt"
-    truncated.write_bytes(_generator_checkpoint(tmp_path / "g.pt").read_bytes()[:100])
-    with pytest.raises(CheckpointError, match=r"cut\.pt is not a colorlib checkpoint"):
-        load_checkpoint(truncated)
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, ("echo pwned",))
-
-    torch.save({"x": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError) as err:
-        load_checkpoint(tmp_path / "evil.pt")
-    # torch's hint to retry with weights_only=False is the one advice not to give
-    assert "weights_only" not in str(err.value) and "was not loaded" in str(err.value)
 
 
 def test_evaluation_refuses_non_finite_metrics():

@@ -1,0 +1,80 @@
+"""colorlib checkpoints: one envelope, ``weights_only=True``, and a clear error naming the file
+for anything else (empty, truncated, foreign, malicious, non-finite, misfit)."""
+
+import os
+
+import pytest
+import torch
+
+from colorlib.checkpoints import CheckpointError, load_checkpoint, load_generator, save_checkpoint
+from colorlib.config import make_config
+from colorlib.errors import ColorlibError
+from colorlib.networks import UnetGenerator
+
+
+def _generator_checkpoint(path, poison: str | None = None):
+    cfg = make_config("A", "smoke")
+    state = UnetGenerator(cfg.image_size, cfg.ngf).state_dict()
+    if poison:
+        state[poison] = state[poison].clone()
+        state[poison].view(-1)[3] = float("nan")
+    save_checkpoint(path, "generator", cfg, generator=state, epoch=1, val_l1=0.1)
+    return path
+
+
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path):
+    load_checkpoint(_generator_checkpoint(tmp_path / "good.pt"))
+    name = next(iter(UnetGenerator(32, 8).state_dict()))
+    bad = _generator_checkpoint(tmp_path / "nan.pt", poison=name)
+    with pytest.raises(CheckpointError, match=rf"nan\.pt holds non-finite.*generator\['{name}'\]"):
+        load_checkpoint(bad)
+
+
+def test_empty_and_foreign_checkpoints_get_one_clear_line(tmp_path):
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty\.pt is empty"):
+        load_checkpoint(empty)
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(_generator_checkpoint(tmp_path / "g.pt").read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"cut\.pt is not a colorlib checkpoint"):
+        load_checkpoint(truncated)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "evil.pt")
+    # torch's hint to retry with weights_only=False is the one advice not to give
+    assert "weights_only" not in str(err.value) and "was not loaded" in str(err.value)
+
+
+def test_junk_foreign_missing_and_misfit_checkpoints_get_clear_errors(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"definitely not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"junk\.pt is not a colorlib checkpoint"):
+        load_generator(junk)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, foreign)
+    with pytest.raises(CheckpointError, match="no 'colorlib.checkpoint' marker"):
+        load_generator(foreign)
+    with pytest.raises(FileNotFoundError, match="train first") as err:
+        load_generator(tmp_path / "missing.pt")
+    assert isinstance(err.value, ColorlibError)  # the user's to fix: one line on the CLI
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "colorlib.checkpoint", "x": Evil()}, evil)
+    with pytest.raises(CheckpointError, match="not a colorlib checkpoint"):
+        load_generator(evil)
+
+    blob = torch.load(_generator_checkpoint(tmp_path / "g32.pt"), weights_only=True)
+    blob["config"]["image_size"] = 64  # the weights were made at 32: one level fewer
+    torch.save(blob, tmp_path / "misfit.pt")
+    with pytest.raises(CheckpointError, match="do not fit the network.*image_size=64"):
+        load_generator(tmp_path / "misfit.pt")
