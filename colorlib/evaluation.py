@@ -29,7 +29,7 @@ from colorlib.data import (
     evaluation_files,
     load_images,
 )
-from colorlib.errors import NonFiniteError
+from colorlib.errors import ConfigError, NonFiniteError
 from colorlib.metrics import LPIPS, METRICS, evaluate_pair
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
@@ -121,6 +121,13 @@ def _predictor(
         return GRAY, "ab = 0 baseline", float("nan")
     ckpt = Path(checkpoint) if checkpoint else paths.best
     predictor, blob = load_generator(ckpt)
+    trained = blob["config"].image_size
+    if trained != cfg.image_size:
+        raise ConfigError(
+            f"{ckpt} was trained at {trained}² but the evaluation is set to {cfg.image_size}² "
+            f"(image_size): evaluate without --profile to use the run's own config, or pass "
+            f"--set image_size={trained}"
+        )
     return predictor, str(ckpt), float(blob.get("val_l1", float("nan")))
 
 

@@ -151,6 +151,7 @@ def test_names_that_are_not_utf8_train_and_evaluate(tmp_path, sample, cli):
     args = ["--model", "A", "--profile", "smoke", "--data", data, "--device", "cpu"]
     done = cli("train", *args, "--quiet", *cli.roots(tmp_path))
     assert done.returncode == 0, done.stderr
+    assert "A: 2 epochs, best val L1" in done.stdout  # the train command's summary line
     done = cli("evaluate", *args, *cli.roots(tmp_path))
     assert done.returncode == 0, done.stderr
     per_image = pd.read_csv(tmp_path / "results" / "A" / "metrics_per_image_A.csv")
