@@ -30,48 +30,42 @@ def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path):
         load_checkpoint(bad)
 
 
-def test_empty_and_foreign_checkpoints_get_one_clear_line(tmp_path):
-    empty = tmp_path / "empty.pt"
-    empty.write_bytes(b"")
-    with pytest.raises(CheckpointError, match=r"empty\.pt is empty"):
-        load_checkpoint(empty)
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.pt", b"", r"empty\.pt is empty"),
+        ("junk.pt", b"definitely not a checkpoint", r"junk\.pt is not a colorlib checkpoint"),
+    ],
+)
+def test_empty_and_junk_files_get_one_clear_line(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_generator(tmp_path / name)
+
+
+def test_truncated_foreign_malicious_missing_and_misfit_checkpoints(tmp_path):
     truncated = tmp_path / "cut.pt"
     truncated.write_bytes(_generator_checkpoint(tmp_path / "g.pt").read_bytes()[:100])
     with pytest.raises(CheckpointError, match=r"cut\.pt is not a colorlib checkpoint"):
         load_checkpoint(truncated)
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, ("echo pwned",))
-
-    torch.save({"x": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError) as err:
-        load_checkpoint(tmp_path / "evil.pt")
-    # torch's hint to retry with weights_only=False is the one advice not to give
-    assert "weights_only" not in str(err.value) and "was not loaded" in str(err.value)
-
-
-def test_junk_foreign_missing_and_misfit_checkpoints_get_clear_errors(tmp_path):
-    junk = tmp_path / "junk.pt"
-    junk.write_bytes(b"definitely not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"junk\.pt is not a colorlib checkpoint"):
-        load_generator(junk)
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {"w": torch.zeros(1)}}, foreign)
     with pytest.raises(CheckpointError, match="no 'colorlib.checkpoint' marker"):
         load_generator(foreign)
-    with pytest.raises(FileNotFoundError, match="train first") as err:
-        load_generator(tmp_path / "missing.pt")
-    assert isinstance(err.value, ColorlibError)  # the user's to fix: one line on the CLI
 
     class Evil:
         def __reduce__(self):
             return (os.system, ("echo pwned",))
 
-    evil = tmp_path / "evil.pt"
-    torch.save({"format": "colorlib.checkpoint", "x": Evil()}, evil)
-    with pytest.raises(CheckpointError, match="not a colorlib checkpoint"):
-        load_generator(evil)
+    torch.save({"format": "colorlib.checkpoint", "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="not a colorlib checkpoint") as err:
+        load_checkpoint(tmp_path / "evil.pt")
+    # torch's hint to retry with weights_only=False is the one advice not to give
+    assert "weights_only" not in str(err.value) and "was not loaded" in str(err.value)
+
+    with pytest.raises(FileNotFoundError, match="train first") as missing:
+        load_generator(tmp_path / "missing.pt")
+    assert isinstance(missing.value, ColorlibError)  # the user's to fix: one line on the CLI
 
     blob = torch.load(_generator_checkpoint(tmp_path / "g32.pt"), weights_only=True)
     blob["config"]["image_size"] = 64  # the weights were made at 32: one level fewer
