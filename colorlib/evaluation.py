@@ -30,7 +30,7 @@ from colorlib.data import (
     load_images,
 )
 from colorlib.errors import ConfigError, NonFiniteError
-from colorlib.metrics import LPIPS, METRICS, evaluate_pair
+from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
 from colorlib.runs import RunPaths, exclusive, record_run
@@ -107,7 +107,7 @@ def _evaluate(
     log.info(
         "%s: %s",
         cfg.model_id,
-        ", ".join(f"{m}={summary[m]:.4g}" for m in ("psnr", "ssim", "ciede2000", "lpips")),
+        ", ".join(f"{m}={summary[m]:.4g}" for m in scored()),
     )
     return table
 

@@ -166,7 +166,6 @@ def plot_metric_distributions(per_image: pd.DataFrame, path: str | os.PathLike) 
     for ax, m in zip(axes[0], metrics):
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated vert=
             warnings.filterwarnings("ignore", "vert: bool", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", "vert: bool", module="seaborn")
             sns.boxplot(
                 data=per_image, x="model", y=m, order=order, ax=ax, color="0.85", fliersize=0
             )

@@ -41,7 +41,7 @@ from colorlib.losses import (
 from colorlib.networks import PatchDiscriminator, UnetGenerator
 from colorlib.replicas import Replicas
 from colorlib.run_writer import RunWriter
-from colorlib.runs import RunPaths, exclusive
+from colorlib.runs import exclusive
 from colorlib.runtime import seed_everything, select_device, set_rng_state
 
 log = logging.getLogger(__name__)
@@ -126,16 +126,15 @@ class Trainer:
                 f"{cfg.model_id} is a baseline (ab = 0): evaluate it, there is nothing to train"
             )
         self.cfg = cfg
-        self.paths = RunPaths.of(cfg)
         self.progress = progress
         self.replicas = Replicas.join(select_device(cfg.device))
         self.device = self.replicas.device
         self.cuda = self.device.type == "cuda"
         self.writer = RunWriter(cfg, active=self.replicas.main)
+        self.paths = self.writer.paths
         seed_everything(cfg.seed)
         self.nets = networks or build_networks(cfg, self.device)
-        if self.replicas.distributed:
-            self.replicas.check_batch(cfg.batch_size)
+        self.replicas.check_batch(cfg.batch_size)
         # what the training forward passes call: DDP wrappers when data-parallel
         self.nets.G, self.train_G = self.replicas.wrap(self.nets.G)
         self.train_D = None
