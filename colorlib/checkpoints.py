@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from colorlib.atomic import atomic_write_bytes
 from colorlib.config import ExperimentConfig
 from colorlib.errors import CheckpointError, MissingFileError
-from colorlib.networks import UnetGenerator
+from colorlib.networks import define_G
 
 FORMAT = "colorlib.checkpoint"
 VERSION = 1
@@ -107,17 +108,19 @@ def first_non_finite(tree: Any, name: str = "") -> str | None:
     return None
 
 
-def load_generator(path: str | os.PathLike) -> tuple[UnetGenerator, dict[str, Any]]:
-    """The generator stored in ``path`` (eval mode, CPU) and the checkpoint's metadata."""
+def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """The generator stored in ``path`` (eval mode, CPU) and the checkpoint's metadata: the
+    network its config describes (:func:`colorlib.networks.define_G`: generator and head)."""
     blob = load_checkpoint(path, kind="generator")
     cfg: ExperimentConfig = blob["config"]
     with torch.device("meta"):  # no random init of 54 M weights that are replaced at once
-        net = UnetGenerator(image_size=cfg.image_size, ngf=cfg.ngf)
+        net = define_G(cfg, pretrained=False)
     try:
         net.load_state_dict(blob["generator"], assign=True)
     except (RuntimeError, KeyError) as err:
         raise CheckpointError(
-            f"{path}: the weights do not fit the network its config describes (image_size="
-            f"{cfg.image_size}, ngf={cfg.ngf}): {str(err).splitlines()[0]}"
+            f"{path}: the weights do not fit the network its config describes (generator="
+            f"{cfg.generator}, head={cfg.head}, image_size={cfg.image_size}, ngf={cfg.ngf}): "
+            f"{str(err).splitlines()[0]}"
         ) from err
     return net.eval(), blob

@@ -24,6 +24,7 @@ import pandas as pd
 from colorlib.config import (
     BASELINES,
     DEFAULT_SEED,
+    MODEL_GROUPS,
     N_VAL,
     PRESETS,
     PROFILES,
@@ -32,6 +33,7 @@ from colorlib.config import (
     make_config,
     model_ids,
     parse_overrides,
+    select_models,
 )
 from colorlib.errors import BUG_REPORT, ColorlibError, ConfigError
 
@@ -102,17 +104,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    rows = [
-        {
-            "id": k,
-            "GAN": "yes" if p["use_gan"] else "no",
-            "lambda_L1": p["lambda_l1"] if p["use_l1"] else "-",
-            "lambda_perceptual": p["lambda_perceptual"] if p["use_perceptual"] else "-",
-        }
-        for k, p in PRESETS.items()
-    ]
-    rows.append({"id": "GRAY", "GAN": "-", "lambda_L1": "-", "lambda_perceptual": "-"})
-    print(pd.DataFrame(rows).to_string(index=False))
+    rows = []
+    for k in PRESETS:
+        c = make_config(k)
+        rows.append(
+            {
+                "id": k,
+                "group": next(g for g, ids in MODEL_GROUPS.items() if k in ids),
+                "generator": c.generator,
+                "head": c.head,
+                "GAN": "yes" if c.use_gan else "no",
+                "lambda_L1": c.lambda_l1 if c.use_l1 else "-",
+                "lambda_perceptual": c.lambda_perceptual if c.use_perceptual else "-",
+                "lambda_classification": c.lambda_classification if c.use_classification else "-",
+            }
+        )
+    rows.append({"id": "GRAY", "group": "original"})
+    print(pd.DataFrame(rows).fillna("-").to_string(index=False))
     print("\nprofiles (scale only):")
     for name, p in PROFILES.items():
         print(f"  {name:6s} " + ", ".join(f"{k}={v}" for k, v in p.items()))
@@ -195,13 +203,14 @@ def cmd_study(args: argparse.Namespace) -> int:
         force=args.force,
         device=args.device,
         jobs=args.jobs,
-        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        models=select_models(args.models),
         seeds=args.seeds,
         launcher=launcher,
         nproc_per_node=args.nproc_per_node,
         models_dir=args.models_dir,
         results_dir=args.results_dir,
         overrides=parse_overrides(args.set or []),
+        also_test=tuple(args.also_test or ()),
     )
     print("\n" + summary_table(outcomes, args.results_dir, args.models_dir).to_string(index=False))
     failed = [o for o in outcomes if o.status == "failed"]
@@ -342,8 +351,16 @@ def _add_study_command(sub) -> None:
     p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
     p.add_argument(
         "--models",
-        default=",".join(model_ids()),
-        help="comma-separated ids (default: all ten and GRAY)",
+        default="original",
+        help="comma-separated ids and/or groups: 'original' (the default: the original ten and "
+        "GRAY) or 'extended' (those and A_VGG, B_VGG, CLS, CLS_VGG)",
+    )
+    p.add_argument(
+        "--also-test",
+        nargs="+",
+        metavar="DIR",
+        help="further test sets (a flat folder of photos, or a folder with test/): every run "
+        "and GRAY is also scored on each, with its own table and page section",
     )
     p.add_argument("--force", action="store_true", help="rerun complete configurations")
     p.add_argument("--device", default="auto")

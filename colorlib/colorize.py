@@ -23,7 +23,6 @@ from colorlib.atomic import write_image
 from colorlib.color import AB_SCALE, encode_lab, lab_to_rgb, rgb_to_lab
 from colorlib.data import ImageError, find_images, load_rgb
 from colorlib.errors import OutputExistsError
-from colorlib.networks import UnetGenerator
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ MAX_PIXELS = 200_000_000  # colorize accepts bigger photos than training does
 
 @torch.no_grad()
 def colorize_array(
-    G: UnetGenerator, rgb: np.ndarray, *, device: torch.device | str = "cpu"
+    G: torch.nn.Module, rgb: np.ndarray, *, device: torch.device | str = "cpu"
 ) -> np.ndarray:
     """uint8 ``(H, W, 3)`` (colour or gray) -> colorized uint8 ``(H, W, 3)``, same size."""
     h, w = rgb.shape[:2]
@@ -124,7 +123,7 @@ def plan_outputs(
 
 
 def colorize_files(
-    G: UnetGenerator,
+    G: torch.nn.Module,
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     *,

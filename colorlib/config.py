@@ -5,7 +5,9 @@ A run is ``preset + profile + overrides``::
     cfg = make_config("C", profile="cpu", data_dir="../shared/data/bsds500", epochs=3)
 
 Presets (``A``–``F`` and the four ablations of C) set only the losses, exactly as the study's
-table; profiles (``full``, ``cpu``, ``smoke``) set only the scale. Neither changes the code path.
+table; the ``extended`` group (:data:`EXTENDED`) adds the generator and the head (a VGG16
+encoder, Zhang et al.'s classification); profiles (``full``, ``cpu``, ``smoke``) set only the
+scale. Neither changes the code path.
 Unknown keys and wrong types raise, as nanoGPT's configurator does.
 """
 
@@ -26,6 +28,9 @@ DEFAULT_SEED = 42
 # photos held out for validation when a dataset has no val/ folder of its own (the original:
 # 250 of the Kaggle layout's 5,000); a config's val_holdout > 0 replaces it
 N_VAL = 250
+# the generators and heads colorlib.networks.define_G builds
+GENERATORS = ("unet", "vgg16_unet")
+HEADS = ("regression", "classification")
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,23 @@ class ExperimentConfig:
     """Every knob of a colorization experiment (defaults = the study's ``full`` scale)."""
 
     model_id: str = "A"  # names the output folders models/{ID}, results/{ID}
-    # --- losses: L_G = lambda_l1 * L1 + lambda_perceptual * L_perc + L_adv (enabled terms)
+    # --- losses: L_G = lambda_l1 * L1 + lambda_perceptual * L_perc + L_adv
+    #     + lambda_classification * L_cls (enabled terms)
     use_l1: bool = True
     lambda_l1: float = 100.0
     use_perceptual: bool = False
     lambda_perceptual: float = 10.0
     use_gan: bool = False
+    gan_warmup_epochs: int = 0  # epochs without the GAN (D untrained, no L_adv) before it starts
+    # Zhang et al.'s class-rebalanced cross-entropy over ab bins (head="classification" only)
+    use_classification: bool = False
+    lambda_classification: float = 1.0
+    rebalance_lambda: float = 0.5  # w ∝ ((1 − λ) p̃ + λ / Q)^−1; 1 = no rebalancing
     # --- networks
+    generator: str = "unet"  # "unet" (pix2pix) or "vgg16_unet" (ImageNet VGG16 encoder)
+    head: str = "regression"  # "regression" (tanh ab) or "classification" (Q = 261 bins)
+    temperature: float = 0.38  # the classification head's annealed mean (Zhang's T)
+    encoder_lr_scale: float = 0.1  # vgg16_unet: encoder lr = lr × this (0 = frozen)
     image_size: int = 256  # power of two >= 32; the U-Net has log2(image_size) levels
     ngf: int = 64  # generator width (pix2pix ngf)
     ndf: int = 64  # discriminator width
@@ -62,7 +77,7 @@ class ExperimentConfig:
     split_file: str = ""  # JSON train/val split (create_validation_split); wins over the next two
     val_split: str = "val"  # used when val_holdout == 0
     val_holdout: int = 0  # > 0: hold this many training photos out (seeded) for validation
-    test_split: str = "test"
+    test_split: str = "test"  # "": the data folder itself is the test set (flat photos)
     max_train_images: int = 0  # 0 = all; caps keep the smoke profile fast
     max_test_images: int = 0
     on_bad: str = "skip"  # "skip" (logged, counted) or "raise" for unusable photos
@@ -86,8 +101,11 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        if not (self.use_l1 or self.use_perceptual or self.use_gan):
-            raise ConfigError("at least one of use_l1, use_perceptual, use_gan must be True")
+        if not (self.use_l1 or self.use_perceptual or self.use_gan or self.use_classification):
+            raise ConfigError(
+                "at least one of use_l1, use_perceptual, use_gan, use_classification must be True"
+            )
+        _check_networks(self)
         if not 0 <= self.decay_start <= self.epochs or self.epochs < 1:
             raise ConfigError(
                 f"need 1 <= epochs and 0 <= decay_start <= epochs; got epochs={self.epochs}, "
@@ -176,14 +194,50 @@ PRESETS: dict[str, dict[str, Any]] = {
         use_l1=True, lambda_l1=100.0, use_perceptual=True, lambda_perceptual=20.0, use_gan=True
     ),
 }
+ORIGINAL = tuple(PRESETS)  # the original study's ten configurations
+
+# The extended group (README, "Colour, not sepia"): the field's two answers to sepia, a
+# pretrained encoder and Zhang et al.'s class-rebalanced classification, alone and together.
+EXTENDED: dict[str, dict[str, Any]] = {
+    "A_VGG": PRESETS["A"] | dict(generator="vgg16_unet"),
+    "B_VGG": PRESETS["B"] | dict(generator="vgg16_unet"),
+    "CLS": dict(use_l1=False, use_classification=True, head="classification"),
+    "CLS_VGG": dict(
+        use_l1=False, use_classification=True, head="classification", generator="vgg16_unet"
+    ),
+}
+PRESETS |= EXTENDED
 BASELINES = ("GRAY",)  # evaluated, never trained
+# what ``--models`` accepts besides ids: the original ten + GRAY (the default), and those
+# with the extended group
+MODEL_GROUPS = {
+    "original": (*ORIGINAL, *BASELINES),
+    "extended": (*ORIGINAL, *EXTENDED, *BASELINES),
+}
 
 
 def model_ids() -> tuple[str, ...]:
-    """Every configuration a study can run, in study order: the presets, then the baselines.
-    The one list of models: the CLI, the runner, the tables and the page read it (adding a
-    preset to :data:`PRESETS` adds it everywhere)."""
+    """Every configuration a study can run, in study order: the presets (the original ten,
+    then the extended group), then the baselines. The one list of models: the CLI, the runner,
+    the tables and the page read it (adding a preset to :data:`PRESETS` adds it everywhere)."""
     return (*PRESETS, *BASELINES)
+
+
+def select_models(selection: str) -> tuple[str, ...]:
+    """``--models``: a group name of :data:`MODEL_GROUPS` or comma-separated ids (groups may
+    be among them: ``extended`` or ``original,CLS``), in study order, each once."""
+    chosen: list[str] = []
+    for item in (s.strip() for s in selection.split(",")):
+        if item:
+            chosen += MODEL_GROUPS.get(item, (item,))
+    unknown = sorted(set(chosen) - set(model_ids()))
+    if unknown or not chosen:
+        raise ConfigError(
+            f"unknown model(s) {unknown or [selection]}; choose ids from {list(model_ids())} "
+            f"or a group from {list(MODEL_GROUPS)}"
+        )
+    return tuple(m for m in model_ids() if m in chosen)
+
 
 # Scale only. `cpu`: see README "Profiles" for the measured time of all ten models.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -240,6 +294,31 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         _check_keys({key: None})
         out[key] = _parse_value(key, raw, hints[key])
     return out
+
+
+def _check_networks(cfg: ExperimentConfig) -> None:
+    if cfg.generator not in GENERATORS:
+        raise ConfigError(f"generator must be one of {list(GENERATORS)}; got {cfg.generator!r}")
+    if cfg.head not in HEADS:
+        raise ConfigError(f"head must be one of {list(HEADS)}; got {cfg.head!r}")
+    if cfg.use_classification and cfg.head != "classification":
+        raise ConfigError(
+            "use_classification needs head='classification' (the loss reads the bin logits); "
+            f"got head={cfg.head!r}"
+        )
+    if not cfg.temperature > 0:
+        raise ConfigError(f"temperature must be > 0; got {cfg.temperature}")
+    if not 0 <= cfg.rebalance_lambda <= 1:
+        raise ConfigError(f"rebalance_lambda must be in [0, 1]; got {cfg.rebalance_lambda}")
+    if not cfg.encoder_lr_scale >= 0:
+        raise ConfigError(f"encoder_lr_scale must be >= 0 (0: frozen); got {cfg.encoder_lr_scale}")
+    if not 0 <= cfg.gan_warmup_epochs < max(cfg.epochs, 1) or (
+        cfg.gan_warmup_epochs and not cfg.use_gan
+    ):
+        raise ConfigError(
+            f"gan_warmup_epochs must be in [0, epochs) and needs use_gan; got "
+            f"{cfg.gan_warmup_epochs} (epochs={cfg.epochs}, use_gan={cfg.use_gan})"
+        )
 
 
 # --- type checking --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from colorlib.data import (
     load_images,
 )
 from colorlib.errors import ConfigError, NonFiniteError
-from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored
+from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored, set_value
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
 from colorlib.runs import RunPaths, exclusive, record_run
@@ -172,8 +172,10 @@ def _summary(per_image: pd.DataFrame, seed: int, val_loss: float, backbone: str)
     """The one-row summary: each metric's mean with its 95 % bootstrap interval."""
     summary: dict[str, object] = {"model": per_image["model"].iloc[0]}
     for m in summary_metrics():
-        low, high = bootstrap_ci(per_image[m].to_numpy(), seed=seed)
-        summary |= {m: per_image[m].mean(), f"{m}_ci_low": low, f"{m}_ci_high": high}
+        of_set = METRICS[m].of_set if m in METRICS else None
+        low, high = bootstrap_ci(per_image[m].to_numpy(), seed=seed, of_mean=of_set)
+        mean = set_value(m, per_image[m].mean())
+        summary |= {m: mean, f"{m}_ci_low": low, f"{m}_ci_high": high}
     return summary | {"val_loss": val_loss, "n_images": len(per_image), "lpips_backbone": backbone}
 
 

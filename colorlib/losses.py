@@ -1,6 +1,7 @@
 """The study's losses (README, "The study": losses).
 
-Generator: ``L_G = λ1 · L1 + λ2 · L_perc + L_adv``, each term only when enabled.
+Generator: ``L_G = λ1 · L1 + λ2 · L_perc + L_adv + λ_cls · L_cls``, each term only when
+enabled (the classification term: :func:`colorlib.quantize.rebalanced_cross_entropy`).
 All inputs are in the network's normalised range (see :mod:`colorlib.color`).
 """
 
@@ -17,6 +18,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # VGG16 ``features`` slice ends: after relu1_2, relu2_2, relu3_3
 VGG_SLICES = (4, 9, 16)
+# the generator loss's terms, as the training history names them (each weighted by its
+# config's lambda_*; the adversarial term by 1)
+LOSS_TERMS = ("l1", "perceptual", "adv", "classification")
 
 
 def l1_ab_loss(ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:

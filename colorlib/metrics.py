@@ -12,6 +12,7 @@ metric             better      reference it is tested against
 ``ciede2000``      lower       Sharma, Wu & Dalal (2005) test data; colormath
 ``LPIPS``          lower       official lpips v0.1 AlexNet calibration values
 ``colorfulness``   (vivid)     Hasler & Süsstrunk (2003)
+``delta_cf``       lower       DDColor's ΔCF: |CF of the predictions − CF of the truth|
 =================  ==========  ===================================================
 """
 
@@ -316,12 +317,15 @@ class Metric:
     them (colourfulness). ``of``: the per-image values ``(n,)`` of a :class:`Chunk`; ``None``
     for LPIPS, which needs its network (:class:`LPIPS`). ``reported``: ``False`` for the
     diagnostics that the per-image CSV keeps but tables and figures do not show.
+    ``of_set``: for a metric of a whole set rather than a mean over its images, what turns the
+    mean of the per-image values into the set's value (:func:`set_value`); ``None``: the mean.
     """
 
     label: str
     higher_is_better: bool | None = None
     of: Callable[[Chunk], torch.Tensor] | None = None
     reported: bool = True
+    of_set: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 # The evaluation's metrics, in the per-image CSV's column order: the one definition that every
@@ -332,6 +336,14 @@ METRICS: dict[str, Metric] = {
     "ciede2000": Metric("CIEDE2000 ΔE00 ↓", False, lambda c: c.delta_e.mean(dim=(1, 2))),
     "lpips": Metric("LPIPS ↓", False),
     "colorfulness_pred": Metric("colourfulness", None, lambda c: _colorfulness(c.rgb_pred)),
+    # ΔCF as DDColor reports it: |mean CF of the predictions − mean CF of the truth| over the
+    # set; per image the signed gap, whose mean's absolute value is the set's ΔCF
+    "delta_cf": Metric(
+        "ΔCF (colourfulness gap) ↓",
+        None,
+        lambda c: _colorfulness(c.rgb_pred) - _colorfulness(c.rgb_true),
+        of_set=np.abs,
+    ),
     "colorfulness_true": Metric(
         "colourfulness of the truth", None, lambda c: _colorfulness(c.rgb_true), reported=False
     ),
@@ -339,6 +351,14 @@ METRICS: dict[str, Metric] = {
         "share out of gamut", None, lambda c: c.out_of_gamut, reported=False
     ),
 }
+
+
+def set_value(metric: str, mean):
+    """A metric's value for a set of images (a float or an array of bootstrap draws) from the
+    mean of its per-image values: the mean itself, or what :attr:`Metric.of_set` makes of it
+    (ΔCF: its absolute value). For one image, the image's own value."""
+    spec = METRICS.get(metric)
+    return spec.of_set(mean) if spec is not None and spec.of_set is not None else mean
 
 
 def scored() -> tuple[str, ...]:

@@ -4,6 +4,12 @@
   54,409,858 parameters at 256x256 input.
 * :class:`PatchDiscriminator` — PatchGAN on concat(L, ab): four stride-2 4x4 convs and a 3x3
   stride-1 head, a 16x16 logit map at 256 input, 2,762,049 parameters.
+* :class:`VGG16UNet` — a U-Net whose encoder is ImageNet VGG16's ``features`` (its five stages
+  as skips), the generator of the ``vgg16_unet`` configurations.
+* :class:`ClassificationGenerator` — a generator body that predicts Q ab-bin logits per pixel,
+  decoded to ab by Zhang et al.'s annealed mean (:mod:`colorlib.quantize`).
+* :func:`define_G` — the generator a config describes (pix2pix's ``define_G``): the one place
+  every command that trains or loads a generator builds it.
 * :class:`GrayPredictor` (``GRAY``) — the ab = 0 baseline: a predictor with no weights.
 * :func:`init_weights` — pix2pix "normal" init, N(0, 0.02).
 """
@@ -13,11 +19,22 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
+import torchvision
 from torch import nn
 
+from colorlib import quantize
+from colorlib.color import AB_SCALE, join_lab, lab_to_rgb
+from colorlib.config import ExperimentConfig
 from colorlib.errors import ConfigError
+from colorlib.pretrained import load_features
 
 INIT_GAIN = 0.02
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# VGG16 ``features``: the five stages (conv blocks up to relu{k}_{2,3}); each but the first
+# starts with the max-pool that halves the previous stage's output; index 30 is the last pool
+VGG16_STAGES = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -79,7 +96,12 @@ class UnetGenerator(nn.Module):
     """
 
     def __init__(
-        self, image_size: int = 256, ngf: int = 64, input_nc: int = 1, output_nc: int = 2
+        self,
+        image_size: int = 256,
+        ngf: int = 64,
+        input_nc: int = 1,
+        output_nc: int = 2,
+        tanh: bool = True,
     ) -> None:
         super().__init__()
         num_downs = _levels(image_size)
@@ -93,16 +115,159 @@ class UnetGenerator(nn.Module):
         self.model = UnetSkipConnectionBlock(
             output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True
         )
+        if not tanh:  # logits (the classification head): the outermost up-conv's raw output
+            self.model.model = self.model.model[:-1]
         init_weights(self)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        if L.shape[-2:] != (self.image_size, self.image_size):
-            raise ValueError(
-                f"UnetGenerator was built for {self.image_size}x{self.image_size} input; "
-                f"got {tuple(L.shape[-2:])}. Resize the input or build the network with "
-                f"image_size={L.shape[-1]}."
-            )
+        _check_size(self, L)
         return self.model(L)
+
+
+def _check_size(net: nn.Module, L: torch.Tensor) -> None:
+    if L.shape[-2:] != (net.image_size, net.image_size):
+        raise ValueError(
+            f"{type(net).__name__} was built for {net.image_size}x{net.image_size} input; got "
+            f"{tuple(L.shape[-2:])}. Resize the input or build the network with "
+            f"image_size={L.shape[-1]}."
+        )
+
+
+class VGG16UNet(nn.Module):
+    """A U-Net on ImageNet VGG16's ``features``: normalised L ``(N, 1, S, S)`` -> ``(N, C, S, S)``.
+
+    L is shown to the encoder as the gray sRGB image it describes (ab = 0), ImageNet
+    mean/std-normalised. The encoder's five stages (:data:`VGG16_STAGES`: 64 channels at S,
+    128 at S/2, 256 at S/4, 512 at S/8 and S/16) are the skips; a 3x3 conv block after the
+    last pool (S/32) is the bottleneck. Each decoder level upsamples ×2 (bilinear), concatenates
+    the skip of that resolution and applies two 3x3 conv + BatchNorm + ReLU, with widths
+    8·ngf, 8·ngf, 4·ngf, 2·ngf, ngf from S/16 up to S (as TernausNet does on VGG11); a 1x1 conv
+    gives ``output_nc`` channels, through tanh when ``tanh``. The decoder gets pix2pix's
+    N(0, 0.02) init; the encoder keeps its ImageNet weights (``backbone="random"``: an
+    untrained VGG16, tests only; ``pretrained=False``: none loaded, for a checkpoint's).
+    """
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        ngf: int = 64,
+        output_nc: int = 2,
+        tanh: bool = True,
+        *,
+        backbone: str = "imagenet",
+        pretrained: bool = True,
+    ) -> None:
+        super().__init__()
+        _levels(image_size)
+        self.image_size = image_size
+        if pretrained:
+            features, self.weights_source = load_features("vgg16", backbone=backbone)
+        else:
+            features, self.weights_source = torchvision.models.vgg16(weights=None).features, None
+        self.encoder = nn.ModuleList(features[a:b] for a, b in VGG16_STAGES)
+        self.encoder.requires_grad_(True)  # load_features freezes; the config decides
+        skips = (64, 128, 256, 512, 512)
+        widths = (ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8)
+        self.bottleneck = _conv_block(512, ngf * 8)
+        self.decoder = nn.ModuleList(
+            _conv_block(below + skip, width)
+            for below, skip, width in zip((*widths[1:], ngf * 8), skips, widths)
+        )
+        head: list[nn.Module] = [nn.Conv2d(ngf, output_nc, kernel_size=1)]
+        self.head = nn.Sequential(*head, *([nn.Tanh()] if tanh else []))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        for part in (self.bottleneck, self.decoder, self.head):
+            init_weights(part)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        _check_size(self, L)
+        gray = lab_to_rgb(join_lab(L, torch.zeros_like(L).expand(-1, 2, -1, -1)), clip=False)
+        x = (gray - self.mean) / self.std
+        skips = []
+        for stage in self.encoder:
+            x = stage(x)
+            skips.append(x)
+        x = self.bottleneck(F.max_pool2d(x, 2))
+        for skip, block in zip(reversed(skips), reversed(self.decoder)):
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return self.head(x)
+
+
+def _conv_block(in_nc: int, out_nc: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_nc, out_nc, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_nc),
+        nn.ReLU(True),
+        nn.Conv2d(out_nc, out_nc, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_nc),
+        nn.ReLU(True),
+    )
+
+
+class ClassificationGenerator(nn.Module):
+    """A body that gives Q ab-bin logits per pixel, as a generator: ``forward(L)`` returns the
+    normalised ab ``(N, 2, S, S)`` decoded by the annealed mean (:func:`quantize.annealed_mean`,
+    temperature ``temperature``), so evaluation, colorize and the metrics see a generator like
+    any other; ``forward(L, with_logits=True)`` returns ``(ab, logits)`` for training. The bin
+    centres are a buffer: a checkpoint carries the bins it was trained on."""
+
+    def __init__(
+        self, body: nn.Module, image_size: int, temperature: float = quantize.TEMPERATURE
+    ) -> None:
+        super().__init__()
+        self.body = body
+        self.image_size = image_size
+        self.temperature = temperature
+        self.register_buffer("centres", quantize.gamut_bins().clone())
+
+    def forward(self, L: torch.Tensor, with_logits: bool = False):
+        logits = self.body(L)
+        ab = quantize.annealed_mean(logits, self.centres, self.temperature) / AB_SCALE
+        return (ab, logits) if with_logits else ab
+
+
+def define_G(cfg: ExperimentConfig, *, pretrained: bool = True) -> nn.Module:
+    """The generator ``cfg`` describes (pix2pix's ``define_G``): ``cfg.generator`` ``"unet"``
+    (:class:`UnetGenerator`) or ``"vgg16_unet"`` (:class:`VGG16UNet`), with ``cfg.head``
+    ``"regression"`` (tanh ab) or ``"classification"`` (:class:`ClassificationGenerator` over
+    Q = 261 bins). ``pretrained=False`` loads no ImageNet weights (a checkpoint's replace them).
+
+    The classification body ends in ngf channels at full resolution, then ReLU and a 1x1 conv
+    to the Q logits (the U-Net's last up-convolution straight to 261 channels would cost
+    three times the rest of the network).
+    """
+    classes = cfg.head == "classification"
+    out = cfg.ngf if classes else 2
+    if cfg.generator == "unet":
+        body = UnetGenerator(cfg.image_size, cfg.ngf, output_nc=out, tanh=not classes)
+    else:
+        body = VGG16UNet(
+            cfg.image_size,
+            cfg.ngf,
+            output_nc=out,
+            tanh=not classes,
+            backbone=cfg.backbone,
+            pretrained=pretrained,
+        )
+    if not classes:
+        return body
+    logits = nn.Conv2d(cfg.ngf, len(quantize.gamut_bins()), kernel_size=1)
+    init_weights(logits)
+    return ClassificationGenerator(
+        nn.Sequential(body, nn.ReLU(), logits), cfg.image_size, cfg.temperature
+    )
+
+
+def encoder_parameters(G: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the pretrained encoder in ``G`` (VGG16's), empty for the U-Net."""
+    return [p for m in G.modules() if isinstance(m, VGG16UNet) for p in m.encoder.parameters()]
+
+
+def weights_source(G: nn.Module):
+    """Where a generator's pretrained encoder weights came from (None: it has none)."""
+    return next((m.weights_source for m in G.modules() if isinstance(m, VGG16UNet)), None)
 
 
 class PatchDiscriminator(nn.Module):

@@ -25,7 +25,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from colorlib.atomic import atomic_write_bytes  # noqa: E402
 from colorlib.color import join_lab, lab_to_rgb  # noqa: E402
 from colorlib.errors import ResultsError  # noqa: E402
-from colorlib.metrics import METRICS, reported  # noqa: E402
+from colorlib.losses import LOSS_TERMS  # noqa: E402
+from colorlib.metrics import METRICS, reported, set_value  # noqa: E402
 
 
 def to_rgb_images(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -97,7 +98,7 @@ def image_grid(
 def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
     """Per epoch: the weighted generator loss; its unweighted terms (log scale: L1 is ~100x
     smaller than the others); the discriminator loss (GAN configurations only); validation L1."""
-    terms = [c for c in ("l1", "perceptual", "adv") if c in history and history[c].notna().any()]
+    terms = [c for c in LOSS_TERMS if c in history and history[c].notna().any()]
     gan = "loss_D" in history and history["loss_D"].notna().any()
     panels = ["loss_G", "terms", *(["loss_D"] if gan else []), "val_l1"]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), layout="constrained")
@@ -160,6 +161,8 @@ def plot_metric_distributions(per_image: pd.DataFrame, path: str | os.PathLike) 
 
     metrics = reported()
     order = list(dict.fromkeys(per_image["model"]))
+    # each image as a set of one (ΔCF: the image's absolute colourfulness gap)
+    per_image = per_image.assign(**{m: set_value(m, per_image[m]) for m in metrics})
     fig, axes = plt.subplots(
         1, len(metrics), figsize=(4.2 * len(metrics), 4.2), layout="constrained", squeeze=False
     )

@@ -166,6 +166,29 @@ class StudyPaths:
             if p.is_dir() and p.name.startswith(prefix) and p.name[len(prefix) :].isdigit()
         )
 
+    def test_set(self, name: str) -> StudyPaths:
+        """The tree of the study's evaluations on the further test set ``name``
+        (``--also-test``): ``results/test_sets/{name}/``, one-seed or several-seed like the
+        study's own, with the study's models (their checkpoints are what it evaluates)."""
+        return StudyPaths(self.results / "test_sets" / name, self.models)
+
+    def seed_test_set(self, name: str, seed: int | None) -> StudyPaths:
+        """Where run ``seed`` (None: a one-seed study) of the study is evaluated on ``name``."""
+        tree = self.test_set(name)
+        if seed is None:
+            return tree
+        return StudyPaths(tree.results / f"seed_{seed}", self.seed_tree(seed).models)
+
+    def test_sets(self) -> list[str]:
+        """The further test sets the study was evaluated on, by name."""
+        root = self.results / "test_sets"
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def test_set_report(self, name: str) -> dict[str, Path]:
+        """The evaluation step's files of the further test set ``name``."""
+        e = self.evaluate / "test_sets" / name
+        return {"metrics": e / "metrics_comparison.csv", "comparisons": e / "seed_comparisons.csv"}
+
     def evaluated_models(self) -> list[str]:
         """Every model under ``results`` with a summary ``metrics_{ID}.csv``."""
         if not self.results.is_dir():

@@ -12,9 +12,15 @@ BOOTSTRAP_RESAMPLES = 2000
 
 
 def bootstrap_ci(
-    values, *, seed: int, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES
+    values,
+    *,
+    seed: int,
+    level: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    of_mean=None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean (seeded, reproducible).
+    """Percentile bootstrap confidence interval of the mean (seeded, reproducible), or of
+    ``of_mean(mean)`` when given (e.g. ``np.abs``).
 
     Non-finite values are dropped; fewer than two values give ``(nan, nan)``.
     """
@@ -24,6 +30,8 @@ def bootstrap_ci(
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    if of_mean is not None:
+        means = of_mean(means)
     alpha = (1 - level) / 2
     return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 

@@ -33,12 +33,14 @@ from colorlib.data import (
 )
 from colorlib.errors import ConfigError, NonFiniteLossError, OutputExistsError
 from colorlib.losses import (
+    LOSS_TERMS,
     VGG16PerceptualLoss,
     discriminator_loss,
     generator_adversarial_loss,
     l1_ab_loss,
 )
-from colorlib.networks import PatchDiscriminator, UnetGenerator
+from colorlib.networks import PatchDiscriminator, define_G, encoder_parameters, weights_source
+from colorlib.quantize import AbClasses
 from colorlib.replicas import Replicas
 from colorlib.run_writer import RunWriter
 from colorlib.runs import exclusive
@@ -86,7 +88,7 @@ def build_networks(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
     weights (:class:`Trainer` does)."""
     device = torch.device(device)
     nets = Networks(
-        G=UnetGenerator(cfg.image_size, cfg.ngf),
+        G=define_G(cfg),
         D=PatchDiscriminator(ndf=cfg.ndf) if cfg.use_gan else None,
         perceptual=VGG16PerceptualLoss(backbone=cfg.backbone) if cfg.use_perceptual else None,
     )
@@ -142,8 +144,11 @@ class Trainer:
             self.nets.D, self.train_D = self.replicas.wrap(self.nets.D)
         if self.replicas.distributed:  # the same initial weights everywhere; dropout per rank
             torch.manual_seed(sample_seed(cfg.seed, -1, self.replicas.ranks.rank))
-        self.opt_G, self.sched_G = self._optimizer(self.G)
-        self.opt_D, self.sched_D = self._optimizer(self.D) if self.D is not None else (None, None)
+        self.opt_G, self.sched_G = self._optimizer(self._generator_groups())
+        self.opt_D, self.sched_D = (
+            self._optimizer(self.D.parameters()) if self.D is not None else (None, None)
+        )
+        self.classes: AbClasses | None = None  # the classification loss, once the data is in
         self.epoch = 0  # epochs completed
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -152,14 +157,29 @@ class Trainer:
         self.elapsed = 0.0
         self.fingerprint = ""  # of the training and validation photos, once they are loaded
 
-    def _optimizer(self, net: nn.Module):
+    def _optimizer(self, params):
         """Adam with the config's rate and betas, and its :class:`LinearDecay` schedule."""
         cfg = self.cfg
         fused = cfg.fused_adam or None  # None: torch's default (foreach)
-        opt = torch.optim.Adam(
-            net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused
-        )
+        opt = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(cfg.epochs, cfg.decay_start))
+
+    def _generator_groups(self) -> list[dict[str, Any]]:
+        """G's parameters for Adam: a pretrained encoder at ``lr × encoder_lr_scale`` (frozen,
+        and left out, at 0), the rest at ``lr``."""
+        encoder = encoder_parameters(self.G)
+        ids = {id(p) for p in encoder}
+        rest = [p for p in self.G.parameters() if id(p) not in ids]
+        if not encoder:
+            return [{"params": rest}]
+        if self.cfg.encoder_lr_scale == 0:
+            for p in encoder:
+                p.requires_grad_(False)
+            return [{"params": rest}]
+        return [
+            {"params": rest},
+            {"params": encoder, "lr": self.cfg.lr * self.cfg.encoder_lr_scale},
+        ]
 
     @property
     def G(self) -> nn.Module:
@@ -195,6 +215,8 @@ class Trainer:
         evaluation_files(cfg)  # a missing test split is found now, not after training
         with self.replicas.rank_0_first():  # rank 0 decodes into the cache; the others map it
             train, val, self.fingerprint = load_training_data(cfg)
+            if cfg.use_classification:  # the bin prior of the training photos, cached
+                self.classes = AbClasses.of(train.images, self.fingerprint, cfg)
         counts = dict(n_train=len(train), n_val=len(val))
         self._record(status="running", **counts)
         dataset = ColorizationDataset(train, augment=Augmentation.of(cfg), seed=cfg.seed)
@@ -256,9 +278,14 @@ class Trainer:
         L, ab = self._to_device(L), self._to_device(ab)
         self.step += 1
         out: dict[str, float] = {}
+        logits = None
         with self._autocast():
-            fake = self.train_G(L)
-        if self.D is not None:
+            if cfg.head == "classification":
+                fake, logits = self.train_G(L, with_logits=True)
+            else:
+                fake = self.train_G(L)
+        gan = self.D is not None and self.epoch >= cfg.gan_warmup_epochs
+        if gan:
             self.D.requires_grad_(True)
             self.opt_D.zero_grad(set_to_none=True)
             with self._autocast():
@@ -276,13 +303,14 @@ class Trainer:
                 terms["l1"] = l1_ab_loss(fake.float(), ab)
             if self.perceptual is not None:
                 terms["perceptual"] = self.perceptual(L, fake, ab)
-            if self.D is not None:
+            if gan:
                 terms["adv"] = generator_adversarial_loss(self.D, L, fake)
-        loss_G = (
-            (cfg.lambda_l1 * terms["l1"] if "l1" in terms else 0.0)
-            + (cfg.lambda_perceptual * terms["perceptual"] if "perceptual" in terms else 0.0)
-            + terms.get("adv", 0.0)
+            if cfg.use_classification:
+                terms["classification"] = self.classes.loss(logits, ab)
+        weights = dict(
+            zip(LOSS_TERMS, (cfg.lambda_l1, cfg.lambda_perceptual, 1.0, cfg.lambda_classification))
         )
+        loss_G = sum(weights[k] * v for k, v in terms.items())
         self._check_finite("generator", loss_G)
         loss_G.backward()
         self.opt_G.step()
@@ -405,7 +433,14 @@ class Trainer:
         log.info("resumed %s after epoch %d (step %d)", self.cfg.model_id, self.epoch, self.step)
 
     def _sources(self) -> dict[str, str]:
-        return {"vgg16": self.perceptual.weights_source.describe()} if self.perceptual else {}
+        """Where the pretrained weights came from: the perceptual loss's VGG16, the encoder's."""
+        sources = {}
+        if self.perceptual is not None:
+            sources["vgg16"] = self.perceptual.weights_source.describe()
+        encoder = weights_source(self.G)
+        if encoder is not None:
+            sources["vgg16_encoder"] = encoder.describe()
+        return sources
 
     def _record(self, *, status: str, n_train: int, n_val: int) -> None:
         self.writer.record(
@@ -423,6 +458,7 @@ class Trainer:
             best_epoch=self.best_epoch,
             train_wall_time_s=round(self.elapsed, 3),
             world_size=self.replicas.ranks.world_size,
+            **({"ab_classes": self.classes.describe()} if self.classes is not None else {}),
         )
 
     # --- helpers ----------------------------------------------------------------------------

@@ -262,8 +262,9 @@ def training_files(cfg: ExperimentConfig) -> tuple[list[Path], list[Path]]:
 
 
 def evaluation_files(cfg: ExperimentConfig) -> list[Path]:
-    """The test photos of ``cfg`` (``test_split``, capped by ``max_test_images``)."""
-    files = find_images(resolve_data_dir(cfg.data_dir), cfg.test_split)
+    """The test photos of ``cfg`` (``test_split``; ``""``: every photo of the flat folder
+    ``data_dir``), capped by ``max_test_images``."""
+    files = find_images(resolve_data_dir(cfg.data_dir), cfg.test_split or None)
     return files[: cfg.max_test_images] if cfg.max_test_images else files
 
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from colorlib.config import BASELINES, DEFAULT_SEED, PRESETS
+from colorlib.config import BASELINES, DEFAULT_SEED, EXTENDED, PRESETS
 from colorlib.errors import ResultsError
-from colorlib.metrics import overall_scores, reported, scored
+from colorlib.metrics import overall_score, overall_scores, reported, scored, set_value
 from colorlib.stats import BOOTSTRAP_RESAMPLES, percentile_interval, two_level_draws
 
 BOOTSTRAP_SEED = DEFAULT_SEED
@@ -62,6 +62,12 @@ class Draws:
     def trained(self) -> list[str]:
         return [m for m in self.models if m not in BASELINES]
 
+    def only(self, models: list[str]) -> Draws:
+        """The draws of ``models`` alone (their overall score then spans only them)."""
+        return Draws(
+            {k: v[models] for k, v in self.means.items()}, {m: self.n_seeds[m] for m in models}
+        )
+
     def overall(self) -> pd.DataFrame:
         """The overall score in every draw, across the trained configurations only."""
         trained = self.trained()
@@ -100,7 +106,7 @@ def bootstrap(per_image: pd.DataFrame, resamples: int = BOOTSTRAP_RESAMPLES) -> 
     values = {m: per_image_values(per_image, m) for m in models}
     draws = two_level_draws(values, seed=BOOTSTRAP_SEED, resamples=resamples)
     means = {
-        metric: pd.DataFrame({m: draws[m][:, k] for m in models})
+        metric: pd.DataFrame({m: set_value(metric, draws[m][:, k]) for m in models})
         for k, metric in enumerate(reported())
     }
     return Draws(means, {m: v.shape[0] for m, v in values.items()})
@@ -169,8 +175,9 @@ def kendall_tau(draws: Draws, overall: pd.Series) -> tuple[float, float, float, 
 
 @dataclass(frozen=True)
 class Claim:
-    """One of the original's conclusions, tested as ``mean(a) − mean(b)`` of ``metric`` over
-    two groups of configurations.
+    """A conclusion, tested as ``mean(a) − mean(b)`` of ``metric`` over two groups of
+    configurations: one of the original study's (``original``: its groups are drawn from the
+    original ten configurations only) or one that the extended group can test.
 
     ``groups(trained)`` picks the groups from the trained configurations a study has (``None``
     when the claim's configurations were not run); ``measure`` may name them as ``{a}``,
@@ -184,6 +191,7 @@ class Claim:
     metric: str
     groups: Callable[[list[str]], tuple[list[str], list[str]] | None]
     rule: str
+    original: bool = True
 
 
 def _fixed(a: list[str], b: list[str]):
@@ -199,6 +207,9 @@ def _gan_pairs(*pairs: tuple[str, str]):
         return ([g for g, _ in have], [p for _, p in have]) if have else None
 
     return groups
+
+
+_pairs = _gan_pairs  # any aligned (a, b) pairs the study has
 
 
 def _gan_or_not(trained: list[str]):
@@ -244,6 +255,22 @@ CLAIMS = (
         _fixed(["C_PERCEPTUAL_HIGH"], ["C_PERCEPTUAL_LOW"]),
         "differs",
     ),
+    Claim(
+        "class rebalancing colours more vividly than L1",
+        "colourfulness with rebalanced classification minus with L1, mean over {pairs}",
+        "colorfulness_pred",
+        _pairs(("CLS", "A"), ("CLS_VGG", "A_VGG")),
+        "sign",
+        original=False,
+    ),
+    Claim(
+        "a pretrained encoder beats training from scratch",
+        "ΔE00 from scratch minus with the VGG16 encoder, mean over {pairs}",
+        "ciede2000",
+        _pairs(("A", "A_VGG"), ("B", "B_VGG"), ("CLS", "CLS_VGG")),
+        "sign",
+        original=False,
+    ),
 )
 CLAIM_COLUMNS = ["claim", "measure", "effect", "ci_low", "ci_high", "verdict"]
 
@@ -265,19 +292,28 @@ def verdict(rule: str, low: float, high: float) -> str:
 
 
 def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.DataFrame:
-    """The original study's conclusions, each with this study's measured effect, its 95 %
-    interval and a verdict: supported, contradicted or not resolved at this scale.
+    """The original study's conclusions and the extended group's, each with this study's
+    measured effect, its 95 % interval and a verdict: supported, contradicted or not resolved
+    at this scale.
 
     ``summary`` has one row per model with its mean metrics and ``overall_score`` (NaN for
     baselines). A claim whose configurations were not run is left out. The rows: A's rank
     (:func:`rank_claim`), every :data:`CLAIMS` entry, and the Kendall τ with the original's
-    ranking (:func:`ranking_claim`).
+    ranking (:func:`ranking_claim`). The original's claims (A's rank and τ included) are
+    measured without the extended group (:data:`colorlib.config.EXTENDED`): A's rank among
+    the configurations the original compared, not among new ones.
     """
     means = summary.set_index("model")
     overall = means["overall_score"].dropna()
+    original = [m for m in draws.trained() if m not in EXTENDED]
+    if set(original) != set(draws.trained()):  # without the extended group
+        draws_o = draws.only([*original, *(m for m in draws.models if m in BASELINES)])
+        ranking, overall = ranking_stability(draws_o), _overall(means.loc[original])
+    else:
+        draws_o = draws
     rows = [rank_claim(ranking, overall)]
     for claim in CLAIMS:
-        groups = claim.groups(draws.trained())
+        groups = claim.groups(original if claim.original else draws.trained())
         if groups is None:
             continue
         a, b = groups
@@ -293,12 +329,17 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
         )
         effect = means.loc[a, claim.metric].mean() - means.loc[b, claim.metric].mean()
         rows.append(_row(claim.text, measure, effect, low, high, verdict(claim.rule, low, high)))
-    rows.append(ranking_claim(draws, overall))
+    rows.append(ranking_claim(draws_o, overall))
     return pd.DataFrame([r for r in rows if r is not None], columns=CLAIM_COLUMNS)
 
 
+def _overall(means: pd.DataFrame) -> pd.Series:
+    """The overall score of ``means``' configurations (one row each), across them alone."""
+    return overall_score(means[list(scored())])
+
+
 def rank_claim(ranking: pd.DataFrame, overall: pd.Series) -> dict | None:
-    """"A ranks first": A's rank on the overall score and its 95 % interval over the draws."""
+    """ "A ranks first": A's rank on the overall score and its 95 % interval over the draws."""
     if "A" not in ranking["model"].values or len(ranking) < 2 or "A" not in overall:
         return None
     a = ranking.set_index("model").loc["A"]
@@ -315,7 +356,7 @@ def rank_claim(ranking: pd.DataFrame, overall: pd.Series) -> dict | None:
 
 
 def ranking_claim(draws: Draws, overall: pd.Series) -> dict | None:
-    """"This study ranks as the original did": Kendall τ with the original's ranking."""
+    """ "This study ranks as the original did": Kendall τ with the original's ranking."""
     if len(overall) < 3:
         return None
     tau, low, high, n = kendall_tau(draws, overall)

@@ -39,7 +39,7 @@ function buildViewer() {
     document.getElementById('split-truth').src = V.panels[1].images[i];
     document.getElementById('split-model').src = V.panels[+cmp.value].images[i];
     const m = V.metrics[V.images[i]] || {};
-    const cols = ['psnr', 'ssim', 'ciede2000', 'lpips', 'colorfulness_pred'];
+    const cols = D.metrics;  // colorlib.metrics.reported(), in its order
     document.getElementById('image-metrics').innerHTML =
       '<tr><th>model</th>' + cols.map(c => `<th>${D.headings[c] || c}</th>`).join('') + '</tr>' +
       Object.entries(m).map(([model, v]) => '<tr><td>' + model + '</td>' +

@@ -24,7 +24,7 @@ import numpy as np
 from pandas.api.types import is_numeric_dtype
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.metrics import METRICS, reported, scored
+from colorlib.metrics import METRICS, reported, scored, set_value
 from colorlib.plots import png_bytes, prediction_columns
 from colorlib.runs import read_record
 from colorlib.study.results import Study, metrics_table
@@ -62,6 +62,7 @@ def write_page(
         "models": study.models,
         "columns": [c for c in table_columns() if c in table.columns or c in study.summary],
         "headings": headings(),
+        "metrics": list(reported()),
         "rows": _rows(study, table),
         "viewer": _viewer(study),
     }
@@ -111,7 +112,7 @@ def _viewer(study: Study) -> dict[str, Any]:
     per_image = study.shown_per_image().set_index(["image", "model"])
     metrics = {
         name: {
-            m: {k: _number(per_image.loc[(name, m), k]) for k in reported()}
+            m: {k: _number(set_value(k, per_image.loc[(name, m), k])) for k in reported()}
             for m in study.predictions
             if (name, m) in per_image.index
         }

@@ -9,7 +9,9 @@ as one self-contained HTML page, :mod:`colorlib.study.page`).
 
 The study is read through :mod:`colorlib.study.results` (one seed or several). A several-seed
 study's across-seed result per configuration is written here too, under its own names
-(``metrics_across_seeds_{ID}.csv``, ``metrics_per_image_across_seeds_{ID}.csv``).
+(``metrics_across_seeds_{ID}.csv``, ``metrics_per_image_across_seeds_{ID}.csv``). Each further
+test set of the study (``--also-test``, :mod:`colorlib.study.test_sets`) gets its comparison
+table and comparisons under ``Evaluate/test_sets/{name}/`` and a section of the page.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from colorlib import plots
 from colorlib.atomic import write_csv
 from colorlib.config import BASELINES
 from colorlib.errors import MissingFileError, ResultsError
-from colorlib.networks import UnetGenerator, count_parameters
+from colorlib.metrics import METRICS, reported
+from colorlib.networks import count_parameters, define_G
+from colorlib.runs import StudyPaths
 from colorlib.stats import holm, paired_wilcoxon
 from colorlib.study import conclusions
 from colorlib.study.page import write_page
@@ -40,7 +44,7 @@ def inference_table(study: Study) -> pd.DataFrame:
         params = 0
         if cfg is not None and m not in BASELINES:
             with torch.device("meta"):
-                params = count_parameters(UnetGenerator(cfg.image_size, cfg.ngf))
+                params = count_parameters(define_G(cfg, pretrained=False))
         ckpt = study.run(m).best
         rows.append(
             {
@@ -175,5 +179,39 @@ def write_report(
         "Ranking stability (share of bootstrap draws ranked first; 95 % rank interval)": ranking,
         "The original study's claims, measured": claims,
     }
+    for name in study.paths.test_sets():
+        title, frame = test_set_report(study.paths, name, models_dir, files)
+        tables[title] = frame
     write_page(study, figures, files["page"], tables)
     return files
+
+
+def test_set_report(
+    paths: StudyPaths, name: str, models_dir: str | os.PathLike, files: dict[str, Path]
+) -> tuple[str, pd.DataFrame]:
+    """The further test set ``name`` (``--also-test``): its comparison table and its
+    comparisons with A and GRAY under ``Evaluate/test_sets/{name}/`` (added to ``files`` as
+    ``{name}_metrics`` and ``{name}_comparisons``), and its page section's title and table."""
+    study = load_study(paths.test_set(name).results, models_dir)
+    out = paths.test_set_report(name)
+    table = metrics_table(study)
+    write_csv(table, out["metrics"])
+    comparisons = conclusions.comparisons(study.summary, study.draws)
+    write_csv(comparisons, out["comparisons"], index=False)
+    files |= {f"{name}_{role}": path for role, path in out.items()}
+    n_images = int(study.summary["n_images"].iloc[0])
+    seeds = len(study.seeds) or 1
+    title = f"Test set {name} ({n_images} photos, {seeds} seed(s)): means, 95 % intervals"
+    return title, display_table(table)
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A comparison table (:func:`metrics_table`) as a page shows it: each reported metric as
+    ``mean [low, high]``, the overall score, and PSNR and ΔE00 against GRAY."""
+    out = pd.DataFrame(index=table.index)
+    for m in reported():
+        out[METRICS[m].label] = [f"{v:.4g} {ci}" for v, ci in zip(table[m], table[f"{m}_95ci"])]
+    out["overall ↑"] = table["overall_score"].round(3)
+    out["PSNR − GRAY"] = table["psnr_vs_gray"].round(2)
+    out["ΔE00 − GRAY"] = table["ciede2000_vs_gray"].round(2)
+    return out.reset_index().rename(columns={"index": "model"})

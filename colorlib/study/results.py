@@ -23,7 +23,7 @@ import pandas as pd
 from colorlib.config import BASELINES, DEFAULT_SEED, ExperimentConfig, model_ids
 from colorlib.errors import MissingFileError
 from colorlib.evaluation import summary_metrics
-from colorlib.metrics import overall_score, reported, scored
+from colorlib.metrics import overall_score, reported, scored, set_value
 from colorlib.runs import RunPaths, StudyPaths, saved_config
 from colorlib.stats import percentile_interval
 from colorlib.study import conclusions
@@ -100,14 +100,18 @@ def load_study(
     study.runs = pd.concat(runs, ignore_index=True)
     study.per_image = pd.concat(per_image, ignore_index=True)
     study.draws = conclusions.bootstrap(study.per_image)
-    study.summary = across_seeds(study.runs, study.draws, several=bool(seeds))
+    study.summary = across_seeds(study.runs, study.draws, study.per_image, several=bool(seeds))
     return study
 
 
-def across_seeds(runs: pd.DataFrame, draws: conclusions.Draws, *, several: bool) -> pd.DataFrame:
+def across_seeds(
+    runs: pd.DataFrame, draws: conclusions.Draws, per_image: pd.DataFrame, *, several: bool
+) -> pd.DataFrame:
     """One summary row per model from its runs' rows (``metrics_{ID}.csv``, one per seed).
 
-    Means are means over seeds of the per-seed test means. The reported metrics' intervals
+    Means are means over seeds of the per-seed test means (for the reported metrics computed
+    as the mean of the pooled per-image values, the same number; ΔCF is its absolute value,
+    :func:`colorlib.metrics.set_value`). The reported metrics' intervals
     come from the study's one set of bootstrap draws (``draws``: two-level over seeds and
     images; with one seed that is the image bootstrap), the same draws as every comparison;
     the others (inference time) keep the run's own interval with one seed and get none with
@@ -117,8 +121,11 @@ def across_seeds(runs: pd.DataFrame, draws: conclusions.Draws, *, several: bool)
     rows = []
     for model, group in runs.groupby("model", sort=False):
         row: dict[str, object] = {"model": model}
+        images = per_image[per_image["model"] == model]
         for m in summary_metrics():
-            row[m] = group[m].mean()
+            # a set-level metric (ΔCF) of the pooled images, as its draws; else the mean of
+            # the seeds' means (the same images in every seed: the pooled mean)
+            row[m] = set_value(m, images[m].mean()) if m in draws.means else group[m].mean()
             if m in draws.means:
                 row[f"{m}_ci_low"], row[f"{m}_ci_high"] = percentile_interval(draws.means[m][model])
             elif not several:

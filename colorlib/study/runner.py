@@ -14,6 +14,8 @@ shim over it) call :func:`run_study`.
   seed) is its own resumable, skippable run in the seed's tree (``results/seed_{S}/``,
   :class:`colorlib.runs.StudyPaths`), all seeds share the validation split, and the evaluation
   step reports across-seed statistics;
+* ``--also-test DIR ...`` also scores every run and GRAY on further test folders
+  (:mod:`colorlib.study.test_sets`), each with its own tables and page section;
 * ``--launcher local|slurm`` hands each (configuration, seed) to submitit instead, as one job:
   on a SLURM cluster (``--partition``, ``--gpus-per-job``, ``--time-min``) or, with ``local``,
   as subprocesses of this machine (submitit's local executor, which the tests use). The job is
@@ -48,6 +50,7 @@ from colorlib.errors import ConfigError, OutputExistsError
 from colorlib.metrics import scored
 from colorlib.paths import under_root
 from colorlib.runs import RunPaths, StudyPaths, exclusive, is_complete
+from colorlib.study import test_sets
 from colorlib.study.experiment import build_config
 from colorlib.study.notebooks import EVALUATE, SPLIT, TRAIN, check_parameters, execute
 
@@ -107,6 +110,13 @@ class Unit:
     @property
     def paths(self) -> RunPaths:
         return self.study.run(self.model)
+
+    @property
+    def root(self) -> StudyPaths:
+        """The whole study's folders (``study`` is the seed's tree in a several-seed one)."""
+        if self.seed is None:
+            return self.study
+        return StudyPaths(self.study.results.parent, self.study.models.parent)
 
 
 class Progress:
@@ -176,11 +186,12 @@ def run_study(
     overrides: dict[str, Any] | None = None,
     launcher: Launcher | None = None,
     nproc_per_node: int = 1,
+    also_test: tuple[str, ...] = (),
 ) -> list[Outcome]:
     """Run the study; returns one :class:`Outcome` per model and seed (plus the evaluation).
     ``launcher`` sends each run to submitit as a job instead of this process's threads;
     ``nproc_per_node`` > 1 trains each configuration data-parallel over that many processes
-    (``torchrun``)."""
+    (``torchrun``); ``also_test`` folders are further test sets every run is scored on."""
     models = model_ids() if models is None else models
     unknown = sorted(set(models) - set(model_ids()))
     if unknown:
@@ -192,6 +203,7 @@ def run_study(
     if "seed" in (overrides or {}):
         raise ConfigError("set the training seed(s) with seeds=... (--seeds), not an override")
     study = StudyPaths(under_root(results_dir), under_root(models_dir))
+    extra = test_sets.test_sets_of(also_test)
     several = len(seeds) > 1
     _check_layout(study, several, models)
     # papermill writes parameters as Python literals: tuples travel as lists
@@ -218,7 +230,7 @@ def run_study(
     label = f"profile {profile}, data {data}" + (f", seeds {list(seeds)}" if several else "")
     with exclusive(study.results, what=f"a study ({label})"):
         return _run(study, units, force=force, device=device, jobs=jobs, label=label,
-                    launcher=launcher)  # fmt: skip
+                    launcher=launcher, extra=extra)  # fmt: skip
 
 
 def _check_layout(study: StudyPaths, several: bool, models: tuple[str, ...]) -> None:
@@ -247,6 +259,7 @@ def _run(
     jobs: int,
     label: str,
     launcher: Launcher | None = None,
+    extra: list[test_sets.TestSet] | None = None,
 ) -> list[Outcome]:
     """The study proper, its parameters checked and its results folder held."""
     print(f"study: {len(units)} run(s), {label}", flush=True)
@@ -283,8 +296,25 @@ def _run(
             outcomes = _submit(study, units, force, launcher, progress)
     finally:
         progress.stop.set()
+    done = [u for u, o in zip(units, outcomes) if o.status != "failed"]
+    tested = [_test(unit, t, force, progress) for t in extra or [] for unit in done]
+    return [*outcomes, *tested, _evaluate_study(study)]
 
-    return [*outcomes, _evaluate_study(study)]
+
+def _test(unit: Unit, test_set: test_sets.TestSet, force: bool, progress: Progress) -> Outcome:
+    """Unit's run scored on a further test set (unless that is up to date)."""
+    what = f"{unit.label} on {test_set.name}"
+    start = time.monotonic()
+    try:
+        ran = test_sets.evaluate_on(test_set, unit.config, unit.root, unit.seed, force)
+    except Exception as err:  # every configuration is reported; the table then says why
+        tree = unit.root.seed_test_set(test_set.name, unit.seed).run(unit.model)
+        write_text(tree.error, traceback.format_exc())
+        progress.report(f"{what}: FAILED ({type(err).__name__}); see {tree.error}")
+        return Outcome(what, "failed", time.monotonic() - start, _last_line(err), tree.error)
+    seconds = time.monotonic() - start
+    progress.report(f"{what}: {'evaluated' if ran else 'up to date, skipped'}")
+    return Outcome(what, "done" if ran else "skipped", seconds, seed=unit.seed)
 
 
 def _split(study: StudyPaths, unit: Unit) -> None:
@@ -330,6 +360,7 @@ def _skip_or_clear(unit: Unit, force: bool, progress: Progress) -> Outcome | Non
     if force:
         shutil.rmtree(unit.paths.models, ignore_errors=True)
         shutil.rmtree(unit.paths.results, ignore_errors=True)
+    test_sets.clear(unit.root, unit.model, unit.seed)  # scores of the old weights
     return None
 
 

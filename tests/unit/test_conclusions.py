@@ -42,6 +42,7 @@ def long_table(means: dict[str, list[float]], n_images: int = 60, noise: float =
                         "ciede2000": e[i],
                         "lpips": e[i] / 50,
                         "colorfulness_pred": 20 - e[i],
+                        "delta_cf": -20 - e[i],
                     }
                 )
     return pd.DataFrame(rows)

@@ -2,7 +2,17 @@ import dataclasses
 
 import pytest
 
-from colorlib.config import PRESETS, PROFILES, ExperimentConfig, make_config, parse_overrides
+from colorlib.config import (
+    EXTENDED,
+    ORIGINAL,
+    PRESETS,
+    PROFILES,
+    ExperimentConfig,
+    make_config,
+    parse_overrides,
+    select_models,
+)
+from colorlib.errors import ConfigError
 
 # README, "The study": configurations: (GAN, lambda_L1 or None, lambda_perc or None)
 STUDY_TABLE = {
@@ -27,7 +37,45 @@ def test_presets_match_the_study(model_id):
     assert cfg.use_l1 is (l1 is not None) and (l1 is None or cfg.lambda_l1 == l1)
     assert cfg.use_perceptual is (perc is not None)
     assert perc is None or cfg.lambda_perceptual == perc
-    assert set(PRESETS) == set(STUDY_TABLE)
+    assert (cfg.generator, cfg.head, cfg.use_classification) == ("unet", "regression", False)
+    assert set(ORIGINAL) == set(STUDY_TABLE) and set(PRESETS) == set(STUDY_TABLE) | set(EXTENDED)
+
+
+def test_the_extended_group():
+    """The issue's four: A's and B's losses on the VGG16 encoder; Zhang's classification alone,
+    on the U-Net and on the VGG16 encoder. ``--models`` resolves groups and ids."""
+    expect = {
+        "A_VGG": ("vgg16_unet", "regression", False, True, False),
+        "B_VGG": ("vgg16_unet", "regression", False, True, True),
+        "CLS": ("unet", "classification", True, False, False),
+        "CLS_VGG": ("vgg16_unet", "classification", True, False, False),
+    }
+    for model, want in expect.items():
+        c = make_config(model)
+        assert (c.generator, c.head, c.use_classification, c.use_l1, c.use_gan) == want
+    assert select_models("original") == (*ORIGINAL, "GRAY")
+    assert select_models("extended")[-5:] == ("A_VGG", "B_VGG", "CLS", "CLS_VGG", "GRAY")
+    assert select_models("GRAY,CLS,A") == ("A", "CLS", "GRAY")  # study order
+    with pytest.raises(ConfigError, match="unknown model.*'NOPE'.*group"):
+        select_models("A,NOPE")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(generator="resnet"), "generator must be one of"),
+        (dict(head="mixture"), "head must be one of"),
+        (dict(use_classification=True), "needs head='classification'"),
+        (dict(head="classification", temperature=0.0), "temperature must be > 0"),
+        (dict(rebalance_lambda=1.5), r"rebalance_lambda must be in \[0, 1\]"),
+        (dict(encoder_lr_scale=-0.1), "encoder_lr_scale must be >= 0"),
+        (dict(gan_warmup_epochs=2), "needs use_gan"),
+        (dict(use_gan=True, gan_warmup_epochs=50), r"in \[0, epochs\)"),
+    ],
+)
+def test_network_fields_are_checked(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config("A", **overrides)
 
 
 def test_full_profile_is_the_study_schedule():

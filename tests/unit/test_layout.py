@@ -18,6 +18,7 @@ LAYERS = {
         "__init__",
         "color",
         "networks",
+        "quantize",
         "losses",
         "metrics",
         "pretrained",

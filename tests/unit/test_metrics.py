@@ -15,6 +15,7 @@ from colorlib.metrics import (
     evaluate_pair,
     overall_score,
     psnr,
+    set_value,
     ssim,
 )
 from colorlib.networks import GRAY
@@ -158,6 +159,7 @@ PAIR_KEYS = [
     "ciede2000",
     "lpips",
     "colorfulness_pred",
+    "delta_cf",
     "colorfulness_true",
     "out_of_gamut",
 ]
@@ -177,6 +179,7 @@ def test_evaluate_pair_perfect_and_gray():
     np.testing.assert_allclose(perfect["ssim"], 1, atol=1e-12)
     assert np.all(np.isinf(perfect["psnr"]))
     np.testing.assert_allclose(perfect["colorfulness_pred"], perfect["colorfulness_true"])
+    np.testing.assert_allclose(perfect["delta_cf"], 0, atol=1e-9)
     assert "lpips" not in perfect
 
     gray = evaluate_pair(L, GRAY(L), ab, lpips=LPIPS(backbone="random"))
@@ -185,6 +188,13 @@ def test_evaluate_pair_perfect_and_gray():
     assert np.all(gray["ciede2000"] > 1) and np.all(gray["psnr"] < 40)
     # a = b = 0 is the D65 white point: neutral up to the rounding of sRGB's matrix
     np.testing.assert_allclose(gray["colorfulness_pred"], 0, atol=0.01)
+    # the signed gap per image; a set's ΔCF is the absolute value of its mean
+    np.testing.assert_allclose(
+        gray["delta_cf"], gray["colorfulness_pred"] - gray["colorfulness_true"]
+    )
+    assert set_value("delta_cf", gray["delta_cf"].mean()) == pytest.approx(
+        abs(gray["colorfulness_pred"].mean() - gray["colorfulness_true"].mean())
+    )
     assert np.all(gray["out_of_gamut"] == 0)
     assert GRAY.name == "GRAY"
 
@@ -253,6 +263,7 @@ def test_float32_device_path_stays_within_bounds_of_the_reference(photos):
         "ssim": 1e-5,
         "ciede2000": 1e-4,
         "colorfulness_pred": 1e-3,
+        "delta_cf": 2e-3,
         "colorfulness_true": 1e-3,
         "out_of_gamut": 1e-3,
     }
