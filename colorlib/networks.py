@@ -139,12 +139,13 @@ class VGG16UNet(nn.Module):
     L is shown to the encoder as the gray sRGB image it describes (ab = 0), ImageNet
     mean/std-normalised. The encoder's five stages (:data:`VGG16_STAGES`: 64 channels at S,
     128 at S/2, 256 at S/4, 512 at S/8 and S/16) are the skips; a 3x3 conv block after the
-    last pool (S/32) is the bottleneck. Each decoder level upsamples ×2 (bilinear), concatenates
-    the skip of that resolution and applies two 3x3 conv + BatchNorm + ReLU, with widths
-    8·ngf, 8·ngf, 4·ngf, 2·ngf, ngf from S/16 up to S (as TernausNet does on VGG11); a 1x1 conv
-    gives ``output_nc`` channels, through tanh when ``tanh``. The decoder gets pix2pix's
-    N(0, 0.02) init; the encoder keeps its ImageNet weights (``backbone="random"``: an
-    untrained VGG16, tests only; ``pretrained=False``: none loaded, for a checkpoint's).
+    last pool (S/32) is the bottleneck (no BatchNorm there). Each decoder level upsamples ×2
+    (bilinear), concatenates the skip of that resolution and applies two 3x3 conv +
+    BatchNorm + ReLU, with widths 8·ngf, 8·ngf, 4·ngf, 2·ngf, ngf from S/16 up to S (as
+    TernausNet does on VGG11); a 1x1 conv gives ``output_nc`` channels, through tanh when
+    ``tanh``. The decoder gets pix2pix's N(0, 0.02) init; the encoder keeps its ImageNet
+    weights (``backbone="random"``: an untrained VGG16, tests only; ``pretrained=False``:
+    none loaded, for a checkpoint's).
     """
 
     def __init__(
@@ -168,7 +169,7 @@ class VGG16UNet(nn.Module):
         self.encoder.requires_grad_(True)  # load_features freezes; the config decides
         skips = (64, 128, 256, 512, 512)
         widths = (ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8)
-        self.bottleneck = _conv_block(512, ngf * 8)
+        self.bottleneck = _conv_block(512, ngf * 8, norm=False)
         self.decoder = nn.ModuleList(
             _conv_block(below + skip, width)
             for below, skip, width in zip((*widths[1:], ngf * 8), skips, widths)
@@ -195,15 +196,14 @@ class VGG16UNet(nn.Module):
         return self.head(x)
 
 
-def _conv_block(in_nc: int, out_nc: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_nc, out_nc, kernel_size=3, padding=1, bias=False),
-        nn.BatchNorm2d(out_nc),
-        nn.ReLU(True),
-        nn.Conv2d(out_nc, out_nc, kernel_size=3, padding=1, bias=False),
-        nn.BatchNorm2d(out_nc),
-        nn.ReLU(True),
-    )
+def _conv_block(in_nc: int, out_nc: int, norm: bool = True) -> nn.Sequential:
+    """Two 3x3 conv + BatchNorm + ReLU; without BatchNorm (convs with bias) for the bottleneck,
+    which is 1x1 at 32² and could not normalise a batch of one."""
+    layers: list[nn.Module] = []
+    for c in (in_nc, out_nc):
+        layers.append(nn.Conv2d(c, out_nc, kernel_size=3, padding=1, bias=not norm))
+        layers += [nn.BatchNorm2d(out_nc), nn.ReLU(True)] if norm else [nn.ReLU(True)]
+    return nn.Sequential(*layers)
 
 
 class ClassificationGenerator(nn.Module):

@@ -13,6 +13,7 @@ without it (and fail in CI, where ``COLORLIB_REQUIRE_SHARED=1``).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -134,23 +135,34 @@ def cli() -> Cli:
 
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory, cli):
-    """One study of all ten configurations and GRAY, smoke profile, on the embedded sample,
-    through ``run_all.py`` (papermill, the template and evaluation notebooks): run once per
-    session; the study, notebook, page and training tests read it and never write into it.
-    Its :class:`colorlib.runs.StudyPaths` (``.paths``) and what ``run_all.py`` printed."""
+    """One study of every configuration (the original ten, the extended group) and GRAY,
+    smoke profile, on the embedded sample, also tested on a flat folder of photos
+    (``--also-test``: the sample's first 12 test tiles, named ``flat_tiles``), through
+    ``run_all.py`` (papermill, the template and evaluation notebooks): run once per session;
+    the study, notebook, page and training tests read it and never write into it. Its
+    :class:`colorlib.runs.StudyPaths` (``.paths``) and what ``run_all.py`` printed."""
+    from colorlib.data.sources import sample_dataset
     from colorlib.runs import StudyPaths
 
     root = tmp_path_factory.mktemp("smoke_study")
+    flat = root / SMOKE_TEST_SET
+    flat.mkdir()
+    for photo in sorted((sample_dataset() / "test").iterdir())[:12]:
+        shutil.copy(photo, flat / photo.name)
     paths = StudyPaths(root / "results", root / "models")
     done = cli.run_all(
-        "--profile", "smoke", "--data", "sample",
+        "--profile", "smoke", "--data", "sample", "--models", "extended", "--also-test", flat,
         "--models-dir", paths.models, "--results-dir", paths.results,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return SmokeStudy(paths, done.stdout)
 
 
+SMOKE_TEST_SET = "flat_tiles"  # the smoke study's further test set (a flat folder)
+
+
 @dataclass(frozen=True)
 class SmokeStudy:
     paths: Any  # colorlib.runs.StudyPaths
     stdout: str
+    test_set: str = SMOKE_TEST_SET  # the name of its --also-test folder

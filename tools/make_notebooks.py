@@ -79,7 +79,7 @@ CUDA); the evaluation runs in this notebook's process.
     code("""
 from IPython.display import Image, display
 
-from colorlib.networks import PatchDiscriminator, UnetGenerator, count_parameters
+from colorlib.networks import PatchDiscriminator, count_parameters, define_G
 from colorlib.study.experiment import build_config, outputs, run_experiment
 
 cfg = build_config(model_id, profile, data_dir, overrides)
@@ -90,9 +90,10 @@ cfg
         """
 print(f"{cfg.model_id}: L1 {cfg.lambda_l1 if cfg.use_l1 else '-'}, "
       f"perceptual {cfg.lambda_perceptual if cfg.use_perceptual else '-'}, "
-      f"GAN {'yes' if cfg.use_gan else 'no'}")
-print(f"U-Net at {cfg.image_size}x{cfg.image_size}, ngf={cfg.ngf}: "
-      f"{count_parameters(UnetGenerator(cfg.image_size, cfg.ngf)):,} parameters")
+      f"GAN {'yes' if cfg.use_gan else 'no'}, "
+      f"classification {cfg.lambda_classification if cfg.use_classification else '-'}")
+print(f"generator {cfg.generator} ({cfg.head} head) at {cfg.image_size}x{cfg.image_size}, "
+      f"ngf={cfg.ngf}: {count_parameters(define_G(cfg, pretrained=False)):,} parameters")
 print(f"PatchGAN ndf={cfg.ndf}: {count_parameters(PatchDiscriminator(ndf=cfg.ndf)):,} parameters")
 """,
         CHECK,

@@ -77,6 +77,39 @@ def test_run_all_smoke_produces_every_output(smoke_study, cli):
     assert again.returncode == 0 and again.stdout.count("skipped") >= 2
 
 
+def test_also_test_writes_its_tables_and_page_section(smoke_study):
+    """``--also-test DIR``: every configuration and GRAY scored on the flat folder, with its
+    own table (the same metrics, intervals and ΔCF), comparisons and section of the page; the
+    extended group's claims are measured, the original's without the extended group."""
+    study = smoke_study.paths
+    name = smoke_study.test_set
+    for m in [*PRESETS, "GRAY"]:
+        run = study.test_set(name).run(m)
+        assert run.metrics_csv.is_file() and run.predictions.is_file(), m
+    files = study.test_set_report(name)
+    table = pd.read_csv(files["metrics"], index_col=0)
+    inside = pd.read_csv(study.report()["metrics"], index_col=0)
+    assert list(table.index) == list(inside.index) == [*PRESETS, "GRAY"]
+    assert {"delta_cf", "delta_cf_95ci", "psnr_vs_gray"} <= set(table.columns)
+    assert not np.allclose(table["psnr"], inside["psnr"])  # other photos
+    per_image = pd.read_csv(study.test_set(name).run("GRAY").per_image_csv)
+    assert len(per_image) == 4  # the smoke profile's max_test_images
+    # GRAY has no colour: its ΔCF is the truth's colourfulness over the set
+    gray_cf = per_image["colorfulness_true"].mean() - per_image["colorfulness_pred"].mean()
+    assert table.loc["GRAY", "delta_cf"] == pytest.approx(gray_cf, rel=1e-9)
+    comparisons = pd.read_csv(files["comparisons"])
+    assert set(comparisons["reference"]) == {"A", "GRAY"}
+    page = (study.evaluate / "report.html").read_text()
+    assert f"Test set {name} (4 photos, 1 seed(s))" in page
+    claims = pd.read_csv(study.report()["claims"])
+    assert {
+        "class rebalancing colours more vividly than L1",
+        "a pretrained encoder beats training from scratch",
+    } <= set(claims["claim"])
+    gan = claims[claims["claim"] == "GAN variants colour more vividly"]["measure"].iloc[0]
+    assert "7 GAN minus the 3 non-GAN" in gan  # B_VGG is not one of the original's
+
+
 def _check_overall_score(table: pd.DataFrame) -> None:
     """The original's formula over the trained configurations' metric columns gives the
     reported score; GRAY has none, and every row has its difference to GRAY."""

@@ -5,6 +5,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -39,6 +40,38 @@ def test_evaluate_with_the_runs_own_config(tmp_path, cli, smoke_study):
     done = cli("evaluate", "--model", "A", "--profile", "cpu", "--data", "sample", *roots)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "best_model.pt was trained at 32² but the evaluation is set to 64²" in done.stderr
+
+
+@pytest.mark.parametrize("model_id", ["A_VGG", "CLS"])
+def test_train_evaluate_colorize_the_extended_group(tmp_path, cli, model_id):
+    """The issue's commands: train, evaluate and colorize a VGG16-encoder model and a
+    classification model; the checkpoint names its generator and head, every command rebuilds
+    it, and the classification run records its prior, cached beside the decode cache."""
+    roots = cli.roots(tmp_path)
+    done = cli("train", "--model", model_id, "--profile", "smoke", "--data", "sample", "--quiet",
+               "--device", "cpu", *roots)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = cli("evaluate", "--model", model_id, "--device", "cpu", *roots)
+    assert done.returncode == 0, done.stderr
+    assert model_id in done.stdout and "delta_cf" in done.stdout
+    run = StudyPaths(tmp_path / "results", tmp_path / "models").run(model_id)
+    record = __import__("json").loads(run.run_json.read_text())
+    assert record["config"]["generator"] == ("vgg16_unet" if model_id == "A_VGG" else "unet")
+    if model_id == "CLS":
+        classes = record["ab_classes"]
+        assert (
+            classes["bins"] == 261 and (tmp_path / "cache") in Path(classes["prior_file"]).parents
+        )
+        assert Path(classes["prior_file"]).is_file()
+        assert {"classification"} <= set(pd.read_csv(run.history_csv).columns)
+    else:
+        assert "vgg16_encoder" in record["pretrained_weights"]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(project_root() / "data" / "sample" / "test" / "coffee_000.png", photos)
+    done = cli("colorize", "--checkpoint", run.best, "--out", tmp_path / "out", photos)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "coffee_000.png").is_file()
 
 
 # the default umask (022 here) is checked on every file of the session's smoke study

@@ -9,7 +9,7 @@ import torch
 from colorlib.checkpoints import CheckpointError, load_checkpoint, load_generator, save_checkpoint
 from colorlib.config import make_config
 from colorlib.errors import ColorlibError
-from colorlib.networks import UnetGenerator
+from colorlib.networks import UnetGenerator, define_G
 
 
 def _generator_checkpoint(path, poison: str | None = None):
@@ -72,3 +72,23 @@ def test_truncated_foreign_malicious_missing_and_misfit_checkpoints(tmp_path):
     torch.save(blob, tmp_path / "misfit.pt")
     with pytest.raises(CheckpointError, match="do not fit the network.*image_size=64"):
         load_generator(tmp_path / "misfit.pt")
+
+
+@pytest.mark.parametrize("model_id", ["A_VGG", "CLS", "CLS_VGG"])
+def test_a_checkpoint_rebuilds_its_generator_and_head(tmp_path, model_id):
+    """Every command that loads a checkpoint (evaluate, colorize, explore, the page) goes
+    through load_generator: it rebuilds the network the config names, weights and bins."""
+    cfg = make_config(model_id, "smoke")
+    torch.manual_seed(0)
+    G = define_G(cfg).eval()
+    path = tmp_path / "best_model.pt"
+    save_checkpoint(path, "generator", cfg, generator=G.state_dict(), epoch=1, val_l1=0.1)
+    loaded, blob = load_generator(path)
+    assert type(loaded) is type(G) and blob["config"].generator == cfg.generator
+    L = torch.rand(2, 1, 32, 32) * 2 - 1
+    torch.testing.assert_close(loaded(L), G(L), rtol=0, atol=0)
+    # weights of another generator are refused, naming what the config describes
+    other = make_config("A", "smoke")
+    save_checkpoint(path, "generator", cfg, generator=define_G(other).state_dict(), epoch=1)
+    with pytest.raises(CheckpointError, match=f"generator={cfg.generator}, head={cfg.head}"):
+        load_generator(path)

@@ -2,7 +2,17 @@ import pytest
 import torch
 from torch import nn
 
-from colorlib.networks import PatchDiscriminator, UnetGenerator, count_parameters
+from colorlib.config import make_config
+from colorlib.networks import (
+    VGG16_STAGES,
+    PatchDiscriminator,
+    UnetGenerator,
+    VGG16UNet,
+    count_parameters,
+    define_G,
+    encoder_parameters,
+)
+from colorlib.quantize import annealed_mean
 
 
 def test_parameter_counts_match_the_study():
@@ -67,3 +77,59 @@ def test_pix2pix_normal_init():
         m.bias for m in g.modules() if isinstance(m, nn.ConvTranspose2d) and m.bias is not None
     ]
     assert len(biases) == 1 and biases[0].abs().sum() == 0  # only the outermost up-conv has one
+
+
+# --- generators as data (define_G) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_id", ["A", "A_VGG", "CLS", "CLS_VGG"])
+def test_define_G_builds_each_generator_and_head(model_id):
+    cfg = make_config(model_id, "smoke")
+    G = define_G(cfg).eval()
+    L = torch.rand(2, 1, 32, 32) * 2 - 1
+    ab = G(L)
+    assert ab.shape == (2, 2, 32, 32) and ab.abs().max() <= 1.0  # normalised ab either way
+    body = G.body[0] if cfg.head == "classification" else G  # body, ReLU, 1x1 conv to logits
+    assert type(body) is {"unet": UnetGenerator, "vgg16_unet": VGG16UNet}[cfg.generator]
+    if cfg.head == "classification":
+        decoded, logits = G(L, with_logits=True)
+        assert logits.shape == (2, 261, 32, 32)
+        torch.testing.assert_close(decoded, annealed_mean(logits, G.centres, 0.38) / 128)
+    assert G.image_size == 32
+
+
+def test_the_vgg16_encoder_holds_imagenet_features_and_sees_gray_rgb():
+    from colorlib.color import join_lab, lab_to_rgb
+    from colorlib.pretrained import load_features
+
+    G = VGG16UNet(32, 8)
+    features, source = load_features("vgg16")
+    assert source.describe() == G.weights_source.describe()
+    for (a, b), stage in zip(VGG16_STAGES, G.encoder):
+        for mine, theirs in zip(stage.state_dict().values(), features[a:b].state_dict().values()):
+            assert torch.equal(mine, theirs)
+    assert all(p.requires_grad for p in G.encoder.parameters())  # the trainer decides
+    # the encoder's input: the gray sRGB of L, ImageNet-normalised (hooked at the first conv)
+    seen = []
+    G.encoder[0][0].register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    L = torch.rand(1, 1, 32, 32) * 2 - 1
+    G(L)
+    gray = lab_to_rgb(join_lab(L, torch.zeros(1, 2, 32, 32)), clip=False)
+    torch.testing.assert_close(seen[0], (gray - G.mean) / G.std)
+    torch.testing.assert_close(gray[:, 0], gray[:, 2], atol=1e-3, rtol=0)  # neutral
+
+
+def test_the_encoder_learning_rate_scale(tmp_path):
+    from colorlib.training import Trainer
+
+    kw = dict(models_dir=str(tmp_path / "m"), results_dir=str(tmp_path / "r"), device="cpu")
+    for scale in (0.1, 0.0):
+        t = Trainer(make_config("A_VGG", "smoke", encoder_lr_scale=scale, **kw), progress=False)
+        encoder = {id(p) for p in encoder_parameters(t.G)}
+        groups = t.opt_G.param_groups
+        if scale:
+            assert [g["lr"] for g in groups] == [2e-4, 2e-5]
+            assert {id(p) for p in groups[1]["params"]} == encoder
+        else:  # frozen: no gradient, not in Adam
+            assert len(groups) == 1 and not encoder & {id(p) for p in groups[0]["params"]}
+            assert not any(p.requires_grad for p in encoder_parameters(t.G))
