@@ -16,6 +16,7 @@ table and comparisons under ``Evaluate/test_sets/{name}/`` and a section of the 
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from colorlib.stats import holm, paired_wilcoxon
 from colorlib.study import conclusions
 from colorlib.study.page import write_page
 from colorlib.study.results import Study, load_study, metrics_table
+
+log = logging.getLogger(__name__)
 
 
 def inference_table(study: Study) -> pd.DataFrame:
@@ -180,7 +183,11 @@ def write_report(
         "The original study's claims, measured": claims,
     }
     for name in study.paths.test_sets():
-        title, frame = test_set_report(study.paths, name, models_dir, files)
+        try:
+            title, frame = test_set_report(study.paths, name, models_dir, files)
+        except (MissingFileError, ResultsError) as err:  # e.g. a photo stopped its evaluation
+            log.warning("test set %s not reported: %s", name, err)
+            title, frame = f"Test set {name}: not reported", pd.DataFrame({"why": [str(err)]})
         tables[title] = frame
     write_page(study, figures, files["page"], tables)
     return files

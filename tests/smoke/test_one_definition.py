@@ -74,7 +74,7 @@ def test_a_new_preset_and_metric_reach_every_table_figure_and_the_page(
     rows = summary_table([Outcome(m, "done", 1.0) for m in models], study.results, study.models)
     assert NEW_METRIC in rows.columns
 
-    # the figures: one panel per reported metric, six now
+    # the figures: one panel per reported metric (the new one included)
     panels = len(metrics.reported())
     for key in ("bars", "distributions"):
         width = Image.open(files[key]).size[0]

@@ -123,6 +123,7 @@ def test_the_encoder_learning_rate_scale(tmp_path):
     from colorlib.training import Trainer
 
     kw = dict(models_dir=str(tmp_path / "m"), results_dir=str(tmp_path / "r"), device="cpu")
+    assert make_config("A_VGG").encoder_lr_scale == 0.0  # frozen by default
     for scale in (0.1, 0.0):
         t = Trainer(make_config("A_VGG", "smoke", encoder_lr_scale=scale, **kw), progress=False)
         encoder = {id(p) for p in encoder_parameters(t.G)}
