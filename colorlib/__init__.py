@@ -4,7 +4,8 @@ Six layers; a module imports only from its own layer and the layers listed befor
 (``tests/unit/test_layout.py`` checks it):
 
 1. core — :mod:`~colorlib.color` (Lab normalisation and conversions), :mod:`~colorlib.networks`
-   (U-Net, PatchGAN, the gray baseline), :mod:`~colorlib.losses`, :mod:`~colorlib.metrics`,
+   (the generators ``define_G`` builds, PatchGAN, the gray baseline), :mod:`~colorlib.quantize`
+   (Zhang et al.'s ab classes), :mod:`~colorlib.losses`, :mod:`~colorlib.metrics`,
    :mod:`~colorlib.pretrained` (ImageNet weights), :mod:`~colorlib.config` (presets, profiles,
    which fields are "what" and which "where/how"), :mod:`~colorlib.stats`, and the helpers
    :mod:`~colorlib.atomic` (every file write), :mod:`~colorlib.paths`, :mod:`~colorlib.runtime`,

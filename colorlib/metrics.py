@@ -339,7 +339,7 @@ METRICS: dict[str, Metric] = {
     # ΔCF as DDColor reports it: |mean CF of the predictions − mean CF of the truth| over the
     # set; per image the signed gap, whose mean's absolute value is the set's ΔCF
     "delta_cf": Metric(
-        "ΔCF (colourfulness gap) ↓",
+        "ΔCF ↓",
         None,
         lambda c: _colorfulness(c.rgb_pred) - _colorfulness(c.rgb_true),
         of_set=np.abs,

@@ -180,7 +180,7 @@ def write_report(
     }
     tables = {
         "Ranking stability (share of bootstrap draws ranked first; 95 % rank interval)": ranking,
-        "The original study's claims, measured": claims,
+        "Claims, measured (the original study's, then the extended group's)": claims,
     }
     for name in study.paths.test_sets():
         try:

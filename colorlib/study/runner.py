@@ -63,6 +63,7 @@ class Outcome:
     detail: str = ""
     error_file: Path | None = None  # the traceback of a failed step
     seed: int | None = None  # in a several-seed study
+    metrics_csv: Path | None = None  # where its metrics are, when not the run's own
 
 
 @dataclass(frozen=True)
@@ -314,7 +315,8 @@ def _test(unit: Unit, test_set: test_sets.TestSet, force: bool, progress: Progre
         return Outcome(what, "failed", time.monotonic() - start, _last_line(err), tree.error)
     seconds = time.monotonic() - start
     progress.report(f"{what}: {'evaluated' if ran else 'up to date, skipped'}")
-    return Outcome(what, "done" if ran else "skipped", seconds, seed=unit.seed)
+    csv = unit.root.seed_test_set(test_set.name, unit.seed).run(unit.model).metrics_csv
+    return Outcome(what, "done" if ran else "skipped", seconds, seed=unit.seed, metrics_csv=csv)
 
 
 def _split(study: StudyPaths, unit: Unit) -> None:
@@ -437,7 +439,7 @@ def summary_table(
             row["seed"] = "" if o.seed is None else o.seed
         row |= {"status": o.status, "wall_s": round(o.seconds, 1)}
         tree = study.seed_tree(o.seed) if o.seed is not None else study
-        csv = tree.run(o.model).metrics_csv
+        csv = o.metrics_csv or tree.run(o.model).metrics_csv
         if o.status != "failed" and csv.exists():
             m = pd.read_csv(csv).iloc[0]
             row |= {k: round(float(m[k]), 4) for k in scored()}
