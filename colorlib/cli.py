@@ -24,7 +24,7 @@ import pandas as pd
 from colorlib.config import (
     BASELINES,
     DEFAULT_SEED,
-    MODEL_GROUPS,
+    EXTENDED,
     N_VAL,
     PRESETS,
     PROFILES,
@@ -110,7 +110,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "id": k,
-                "group": next(g for g, ids in MODEL_GROUPS.items() if k in ids),
+                "group": "extended" if k in EXTENDED else "original",
                 "generator": c.generator,
                 "head": c.head,
                 "GAN": "yes" if c.use_gan else "no",

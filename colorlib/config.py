@@ -211,12 +211,16 @@ EXTENDED: dict[str, dict[str, Any]] = {
 }
 PRESETS |= EXTENDED
 BASELINES = ("GRAY",)  # evaluated, never trained
-# what ``--models`` accepts besides ids: the original ten + GRAY (the default), and those
-# with the extended group
-MODEL_GROUPS = {
-    "original": (*ORIGINAL, *BASELINES),
-    "extended": (*ORIGINAL, *EXTENDED, *BASELINES),
-}
+
+
+def model_groups() -> dict[str, tuple[str, ...]]:
+    """What ``--models`` accepts besides ids: ``original`` (the default: every preset but the
+    extended group, and GRAY — the original ten, and any preset added to :data:`PRESETS`) and
+    ``extended`` (every configuration)."""
+    return {
+        "original": tuple(m for m in model_ids() if m not in EXTENDED),
+        "extended": model_ids(),
+    }
 
 
 def model_ids() -> tuple[str, ...]:
@@ -227,17 +231,17 @@ def model_ids() -> tuple[str, ...]:
 
 
 def select_models(selection: str) -> tuple[str, ...]:
-    """``--models``: a group name of :data:`MODEL_GROUPS` or comma-separated ids (groups may
+    """``--models``: a group name of :func:`model_groups` or comma-separated ids (groups may
     be among them: ``extended`` or ``original,CLS``), in study order, each once."""
     chosen: list[str] = []
     for item in (s.strip() for s in selection.split(",")):
         if item:
-            chosen += MODEL_GROUPS.get(item, (item,))
+            chosen += model_groups().get(item, (item,))
     unknown = sorted(set(chosen) - set(model_ids()))
     if unknown or not chosen:
         raise ConfigError(
             f"unknown model(s) {unknown or [selection]}; choose ids from {list(model_ids())} "
-            f"or a group from {list(MODEL_GROUPS)}"
+            f"or a group from {list(model_groups())}"
         )
     return tuple(m for m in model_ids() if m in chosen)
 

@@ -100,5 +100,7 @@ def test_the_command_line_offers_a_new_preset(extended):
 
     args = build_parser().parse_args(["train", "--model", NEW_PRESET, "--profile", "smoke"])
     assert args.model == NEW_PRESET
+    from colorlib.config import select_models
+
     study = build_parser().parse_args(["study"])
-    assert study.models.split(",")[-2:] == [NEW_PRESET, "GRAY"]
+    assert select_models(study.models)[-2:] == (NEW_PRESET, "GRAY")  # in the default group
