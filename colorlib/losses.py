@@ -12,10 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlib.color import join_lab, lab_to_rgb
-from colorlib.pretrained import WeightSource, load_features
+from colorlib.pretrained import IMAGENET_MEAN, IMAGENET_STD, WeightSource, load_features
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # VGG16 ``features`` slice ends: after relu1_2, relu2_2, relu3_3
 VGG_SLICES = (4, 9, 16)
 # the generator loss's terms, as the training history names them (each weighted by its

@@ -27,11 +27,9 @@ from colorlib import quantize
 from colorlib.color import AB_SCALE, join_lab, lab_to_rgb
 from colorlib.config import ExperimentConfig
 from colorlib.errors import ConfigError
-from colorlib.pretrained import load_features
+from colorlib.pretrained import IMAGENET_MEAN, IMAGENET_STD, load_features
 
 INIT_GAIN = 0.02
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # VGG16 ``features``: the five stages (conv blocks up to relu{k}_{2,3}); each but the first
 # starts with the max-pool that halves the previous stage's output; index 30 is the last pool
 VGG16_STAGES = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))
@@ -174,8 +172,9 @@ class VGG16UNet(nn.Module):
             _conv_block(below + skip, width)
             for below, skip, width in zip((*widths[1:], ngf * 8), skips, widths)
         )
-        head: list[nn.Module] = [nn.Conv2d(ngf, output_nc, kernel_size=1)]
-        self.head = nn.Sequential(*head, *([nn.Tanh()] if tanh else []))
+        self.head = nn.Sequential(
+            nn.Conv2d(ngf, output_nc, kernel_size=1), *([nn.Tanh()] if tanh else [])
+        )
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         for part in (self.bottleneck, self.decoder, self.head):

