@@ -9,6 +9,7 @@ results, checkpoints and figures get the usual ``-rw-r--r--`` (umask 022) or ``-
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -53,9 +54,46 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
+# OWASP's rule against CSV injection: a text cell a spreadsheet would run as a formula
+# (starting with one of these) is written with a leading apostrophe, which spreadsheets hide
+# and treat as "this is text". A cell that already starts with an apostrophe gets one too, so
+# read_csv strips exactly one and every name reads back as it was.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as written into a CSV: a string a spreadsheet would evaluate gets a ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _uncell(value: Any) -> Any:
+    return value[1:] if isinstance(value, str) and value.startswith("'") else value
+
+
+def _map_text(df: pd.DataFrame, cell: Any) -> pd.DataFrame:
+    for col in df.select_dtypes(include=["object", "string"]).columns:
+        df[col] = df[col].map(cell)
+    if not pd.api.types.is_numeric_dtype(df.index):
+        df.index = df.index.map(cell)
+    return df
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike, **kwargs: Any) -> Path:
-    """``df.to_csv(**kwargs)``, written atomically."""
+    """``df.to_csv(**kwargs)``, written atomically, text cells through :func:`csv_cell` (the
+    photos' names come from users' folders); :func:`read_csv` reads it back unchanged."""
+    df = _map_text(df.copy(), csv_cell)
+    text = df.select_dtypes(include=["object", "string"]).astype(str)
+    if text.map(lambda v: "\r" in v).to_numpy().any() or any("\r" in str(i) for i in df.index):
+        # Python 3.11's csv leaves a lone CR unquoted with "\n" line ends: quote every text cell
+        kwargs.setdefault("quoting", csv.QUOTE_NONNUMERIC)
     return atomic_write_bytes(path, df.to_csv(**kwargs).encode())
+
+
+def read_csv(path: str | os.PathLike, **kwargs: Any) -> pd.DataFrame:
+    """A CSV written by :func:`write_csv`, its text cells as they were before writing."""
+    return _map_text(pd.read_csv(path, **kwargs), _uncell)
 
 
 def write_image(image: Any, path: str | os.PathLike, **save_kwargs: Any) -> Path:

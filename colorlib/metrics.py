@@ -241,6 +241,8 @@ def overall_scores(values: np.ndarray) -> np.ndarray:
     column order -> ``(..., models)``; the leading axes are independent tables (bootstrap
     draws)."""
     values = np.asarray(values, dtype=np.float64)
+    if values.shape[-2] == 0:  # no trained configuration (a GRAY-only study): nothing to score
+        return np.zeros(values.shape[:-1])
     low = values.min(axis=-2, keepdims=True)
     span = values.max(axis=-2, keepdims=True) - low
     with np.errstate(invalid="ignore", divide="ignore"):

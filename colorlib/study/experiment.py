@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from colorlib.atomic import read_csv
 from colorlib.config import BASELINES, PATH_FIELDS, ExperimentConfig, make_config
 from colorlib.errors import BUG_REPORT, StepFailedError
 from colorlib.paths import project_root, under_root
@@ -118,7 +119,7 @@ def _torchrun_train(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) ->
     trained = saved_config(paths)
     if trained is None or trained.differs_from(cfg):
         raise RuntimeError(f"{cfg.model_id}: the torchrun run did not train this configuration")
-    return pd.read_csv(paths.history_csv)
+    return read_csv(paths.history_csv)
 
 
 def outputs(cfg: ExperimentConfig) -> dict[str, Path]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colorlib import errors
 from colorlib.config import N_VAL, SPLIT_SEED
 from colorlib.errors import ConfigError
 from colorlib.paths import project_root
@@ -85,12 +86,20 @@ def execute(notebook: Notebook, output: str | os.PathLike, parameters: dict[str,
 
     check_parameters(notebook.path, parameters)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(notebook.path),
-        str(output),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(project_root()),
-        progress_bar=False,
-        log_output=False,
-    )
+    try:
+        papermill.execute_notebook(
+            str(notebook.path),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(project_root()),
+            progress_bar=False,
+            log_output=False,
+        )
+    except papermill.PapermillExecutionError as err:
+        # the kernel stopped on one of colorlib's anticipated errors: the user's to fix, told in
+        # one line (the executed notebook keeps the traceback); anything else stays a bug
+        raised = getattr(errors, err.ename, None)
+        if isinstance(raised, type) and issubclass(raised, errors.ColorlibError):
+            raise errors.StepFailedError(f"{err.evalue} (in {output})") from err
+        raise

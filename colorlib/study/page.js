@@ -1,10 +1,13 @@
 const D = JSON.parse(document.getElementById('data').textContent);
+// every string from the data goes through esc before it is put into HTML: names come from
+// users' folders and configurations
+const esc = v => String(v).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
 const fmt = v => v === null || v === undefined ? '–' : (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4));
 function buildTable() {
   const t = document.getElementById('metrics');
   const head = '<tr><th data-col="model">model</th>' +
-    D.columns.map(c => `<th data-col="${c}">${D.headings[c] || c}</th>`).join('') + '</tr>';
-  const body = D.rows.map(r => '<tr>' + `<td data-value="${r.model}">${r.model}</td>` +
+    D.columns.map(c => `<th data-col="${esc(c)}">${esc(D.headings[c] || c)}</th>`).join('') + '</tr>';
+  const body = D.rows.map(r => '<tr>' + `<td data-value="${esc(r.model)}">${esc(r.model)}</td>` +
     D.columns.map(c => {
       const ci = r[c + '_ci'];
       const extra = ci && ci[0] !== null ? ` <small>[${fmt(ci[0])}, ${fmt(ci[1])}]</small>` : '';
@@ -32,7 +35,7 @@ function buildViewer() {
   V.panels.slice(2).forEach((p, i) => cmp.add(new Option(p.title, i + 2)));
   const panels = document.getElementById('panels');
   panels.innerHTML = V.panels.map((p, k) =>
-    `<div class=panel><img data-panel="${k}" alt="${p.title}"><div>${p.title}</div></div>`).join('');
+    `<div class=panel><img data-panel="${k}" alt="${esc(p.title)}"><div>${esc(p.title)}</div></div>`).join('');
   const show = () => {
     const i = +sel.value;
     panels.querySelectorAll('img').forEach(img => { img.src = V.panels[+img.dataset.panel].images[i]; });
@@ -41,8 +44,8 @@ function buildViewer() {
     const m = V.metrics[V.images[i]] || {};
     const cols = D.metrics;  // colorlib.metrics.reported(), in its order
     document.getElementById('image-metrics').innerHTML =
-      '<tr><th>model</th>' + cols.map(c => `<th>${D.headings[c] || c}</th>`).join('') + '</tr>' +
-      Object.entries(m).map(([model, v]) => '<tr><td>' + model + '</td>' +
+      '<tr><th>model</th>' + cols.map(c => `<th>${esc(D.headings[c] || c)}</th>`).join('') + '</tr>' +
+      Object.entries(m).map(([model, v]) => '<tr><td>' + esc(model) + '</td>' +
         cols.map(c => `<td>${fmt(v[c])}</td>`).join('') + '</tr>').join('');
   };
   const pos = document.getElementById('split-pos');

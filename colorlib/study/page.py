@@ -78,10 +78,23 @@ def write_page(
     page = _TEMPLATE.format(
         style=_STYLE.read_text(encoding="utf-8"),
         body="\n".join(body),
-        data=json.dumps(data, allow_nan=False).replace("</", "<\\/"),
+        data=embedded_json(data),
         script=_SCRIPT.read_text(encoding="utf-8"),
     )
     return atomic_write_bytes(path, page.encode("utf-8"))
+
+
+# Inside <script type="application/json"> the HTML parser still reads "</script", "<!--" and
+# "<script" (a comment opened there swallows the page's own script); written as JSON escapes
+# these characters cannot occur in the element's text at all, and JSON.parse reads them back.
+_JSON_ESCAPES = {c: f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
+
+
+def embedded_json(data: Any) -> str:
+    """``data`` as JSON that no string inside it can end or alter the ``<script>`` holding it
+    (``<``, ``>``, ``&``, U+2028 and U+2029 as ``\\u`` escapes: they occur only in strings)."""
+    text = json.dumps(data, allow_nan=False)
+    return "".join(_JSON_ESCAPES.get(ch, ch) for ch in text)
 
 
 # --- content --------------------------------------------------------------------------------

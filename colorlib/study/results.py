@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from colorlib.atomic import read_csv
 from colorlib.config import BASELINES, DEFAULT_SEED, ExperimentConfig, model_ids
 from colorlib.errors import MissingFileError
 from colorlib.evaluation import summary_metrics
@@ -86,14 +87,14 @@ def load_study(
             run = tree.run(m)
             cfg = saved_config(run)
             run_seed = seed if seed is not None else (cfg.seed if cfg is not None else DEFAULT_SEED)
-            runs.append(pd.read_csv(run.metrics_csv).assign(seed=run_seed))
-            per_image.append(pd.read_csv(run.per_image_csv).assign(seed=run_seed))
+            runs.append(read_csv(run.metrics_csv).assign(seed=run_seed))
+            per_image.append(read_csv(run.per_image_csv).assign(seed=run_seed))
             if m in study.configs:
                 continue  # figures and configs: the first seed's run
             if cfg is not None:
                 study.configs[m] = cfg
             if run.history_csv.exists():
-                study.histories[m] = pd.read_csv(run.history_csv)
+                study.histories[m] = read_csv(run.history_csv)
             if run.predictions.exists():
                 with np.load(run.predictions, allow_pickle=False) as z:
                     study.predictions[m] = {k: z[k] for k in z.files}

@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from colorlib.atomic import write_text
+from colorlib.atomic import read_csv, write_text
 from colorlib.config import (
     BASELINES,
     DEFAULT_SEED,
@@ -162,7 +162,7 @@ class Progress:
 
 def _epochs_done(csv: Path) -> int:
     try:
-        return len(pd.read_csv(csv))
+        return len(read_csv(csv))
     except (OSError, pd.errors.EmptyDataError):
         return 0
 
@@ -441,7 +441,7 @@ def summary_table(
         tree = study.seed_tree(o.seed) if o.seed is not None else study
         csv = o.metrics_csv or tree.run(o.model).metrics_csv
         if o.status != "failed" and csv.exists():
-            m = pd.read_csv(csv).iloc[0]
+            m = read_csv(csv).iloc[0]
             row |= {k: round(float(m[k]), 4) for k in scored()}
         row["detail"] = o.detail
         rows.append(row)

@@ -1,9 +1,12 @@
 """The study's HTML page in a real browser: headless Chromium (Debian's) driven by Playwright."""
 
+import contextlib
+import csv
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,8 +45,10 @@ def models(study) -> list[str]:
     return list(pd.read_csv(study.report()["metrics"], index_col=0).index)
 
 
-@pytest.fixture
-def page(study, tmp_path):
+@contextlib.contextmanager
+def _opened(path: Path):
+    """``path`` in headless Chromium; ``page.problems`` collects console and page errors,
+    ``page.requests`` every URL asked for, ``window.__alerts`` every ``alert`` called."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
     with sync_api.sync_playwright() as p:
@@ -58,9 +63,16 @@ def page(study, tmp_path):
         page.on("console", console)
         page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
         page.on("request", lambda r: page.requests.append(r.url))
-        page.goto(study.report()["page"].as_uri())
+        page.add_init_script("window.__alerts = []; window.alert = m => window.__alerts.push(m);")
+        page.goto(path.as_uri())
         yield page
         browser.close()
+
+
+@pytest.fixture
+def page(study):
+    with _opened(study.report()["page"]) as page:
+        yield page
 
 
 def _column(page, i=0):
@@ -111,3 +123,64 @@ def test_choosing_another_test_image_changes_every_panel(page, tmp_path, models)
     assert rows == 1 + len(models)
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+# test photos named to break out of the page's JSON, its HTML or a spreadsheet; six, so the
+# viewer shows them all (colorlib.evaluation.GRID_ROWS) ("/" cannot
+# be in a file name: "</script>" is tested in tests/unit/test_outputs.py)
+HOSTILE_NAMES = (
+    "<!--<script>alert(2)<", '=HYPERLINK("http:x") ]]>', "-2+3 \"quoted\" 'single'",
+    "@SUM(A1) new\nline", "'apos sep\u2028line", "<img src=x onerror=alert(1)>",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hostile_study(tmp_path_factory, cli, sample):
+    """A GRAY-only study (no trained configuration: the evaluation still runs) on a folder
+    whose test photos carry :data:`HOSTILE_NAMES`; returns (its results folder, the names)."""
+    root = tmp_path_factory.mktemp("hostile")
+    photos = root / "photos"
+    for split, n in (("train", 16), ("val", 4)):
+        (photos / split).mkdir(parents=True)
+        for p in sorted((sample / split).iterdir())[:n]:
+            shutil.copy(p, photos / split / p.name)
+    (photos / "test").mkdir()
+    names = []
+    for name, p in zip(HOSTILE_NAMES, sorted((sample / "test").iterdir())):
+        shutil.copy(p, photos / "test" / f"{name}{p.suffix}")
+        names.append(f"{name}{p.suffix}")
+    done = cli.run_all(
+        "--profile", "smoke", "--data", photos, "--models", "GRAY",
+        "--set", f"max_test_images={len(names)}", "--set", f"cache_dir={root / 'cache'}",
+        "--results-dir", root / "results", "--models-dir", root / "models",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root / "results", sorted(names)
+
+
+def test_no_file_name_can_break_the_page(hostile_study):
+    results, names = hostile_study
+    with _opened(results / "Evaluate" / "report.html") as page:
+        assert page.problems == [] and page.evaluate("window.__alerts") == []
+        assert _column(page) == ["GRAY"]
+        shown = page.eval_on_selector_all("#image option", "os => os.map(o => o.textContent)")
+        saved = np.load(results / "GRAY" / "test_predictions_GRAY.npz")["names"]
+        assert shown == list(saved) and sorted(shown) == names  # the names as they are
+        # nothing the names hold became an element: the page's own two scripts, its own images
+        assert page.eval_on_selector_all("script", "s => s.length") == 2
+        assert page.eval_on_selector_all("[onerror], img[src='x']", "e => e.length") == 0
+        page.select_option("#image", index=len(names) - 1)
+        assert page.eval_on_selector_all("#image-metrics tr", "rows => rows.length") == 2
+        assert page.problems == []
+
+
+def test_no_file_name_is_a_formula_in_a_csv(hostile_study):
+    from colorlib import atomic
+
+    results, names = hostile_study
+    path = results / "GRAY" / "metrics_per_image_GRAY.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        cells = [row["image"] for row in csv.DictReader(f)]  # as a spreadsheet reads them
+    assert sorted(cells) == sorted(atomic.csv_cell(n) for n in names) and len(cells) == len(names)
+    assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
+    assert sorted(atomic.read_csv(path)["image"]) == names  # colorlib reads the names back

