@@ -14,6 +14,7 @@ Unknown keys and wrong types raise, as nanoGPT's configurator does.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -104,6 +105,7 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         _check_types(self)
+        _check_ranges(self)
         if not (self.use_l1 or self.use_perceptual or self.use_gan or self.use_classification):
             raise ConfigError(
                 "at least one of use_l1, use_perceptual, use_gan, use_classification must be True"
@@ -116,9 +118,6 @@ class ExperimentConfig:
             )
         if self.on_bad not in ("skip", "raise"):
             raise ConfigError(f"on_bad must be 'skip' or 'raise'; got {self.on_bad!r}")
-        for name in ("batch_size", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -146,6 +145,70 @@ class ExperimentConfig:
         return dataclasses.replace(
             self, **{k: _coerce_sequence(k, v) for k, v in overrides.items()}
         )
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric field: ``low``..``high``, each end open or closed;
+    every value must also be finite (no NaN, no inf)."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        return (
+            f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+            f"{')' if self.high_open else ']'}"
+        )
+
+
+BIG = 10**9  # "no practical limit" for counts: a bound that still refuses overflows
+# Every int and float field's valid range, checked at construction (tests/unit/test_config.py
+# walks them all). Bounds beyond what any run could use are there to turn typos (1e300, -1)
+# into one-line errors instead of overflows, Python slices or silent clamps.
+RANGES: dict[str, Range] = {
+    "lambda_l1": Range(0, 1e4),
+    "lambda_perceptual": Range(0, 1e4),
+    "gan_warmup_epochs": Range(0, BIG),  # and < epochs (below)
+    "lambda_classification": Range(0, 1e4),
+    "rebalance_lambda": Range(0, 1),
+    "temperature": Range(0, 100, low_open=True),
+    "encoder_lr_scale": Range(0, 10),
+    "image_size": Range(32, 8192),  # and a power of two (networks.define_G)
+    "ngf": Range(1, 1024),
+    "ndf": Range(1, 1024),
+    "batch_size": Range(1, 65536),
+    "epochs": Range(1, 100_000),
+    "decay_start": Range(0, 100_000),  # and <= epochs (below)
+    "lr": Range(0, 1, low_open=True),
+    "beta1": Range(0, 1, high_open=True),
+    "beta2": Range(0, 1, high_open=True),
+    "rotation_deg": Range(0, 180),  # a uniform rotation in [-rotation_deg, rotation_deg]
+    "translate": Range(0, 0.5),  # the largest shift, a fraction of the side
+    "val_holdout": Range(0, BIG),  # 0: the val/ folder
+    "max_train_images": Range(0, BIG),  # 0: all
+    "max_test_images": Range(0, BIG),  # 0: all
+    "seed": Range(0, 2**32 - 1),  # numpy's seeds
+    "checkpoint_every": Range(1, BIG),
+    "val_sample_count": Range(1, 64),
+    "num_workers": Range(0, 256),
+}
+
+
+def _check_ranges(cfg: ExperimentConfig) -> None:
+    for name, valid in RANGES.items():
+        value = getattr(cfg, name)
+        if value not in valid:
+            raise ConfigError(f"config key {name!r} must be in {valid}; got {value!r}")
 
 
 # Where and how a run computes, not what it computes: a run may resume, and a finished run still
@@ -313,13 +376,7 @@ def _check_networks(cfg: ExperimentConfig) -> None:
             "use_classification needs head='classification' (the loss reads the bin logits); "
             f"got head={cfg.head!r}"
         )
-    if not cfg.temperature > 0:
-        raise ConfigError(f"temperature must be > 0; got {cfg.temperature}")
-    if not 0 <= cfg.rebalance_lambda <= 1:
-        raise ConfigError(f"rebalance_lambda must be in [0, 1]; got {cfg.rebalance_lambda}")
-    if not cfg.encoder_lr_scale >= 0:
-        raise ConfigError(f"encoder_lr_scale must be >= 0 (0: frozen); got {cfg.encoder_lr_scale}")
-    if not 0 <= cfg.gan_warmup_epochs < max(cfg.epochs, 1) or (
+    if not cfg.gan_warmup_epochs < cfg.epochs or (
         cfg.gan_warmup_epochs and not cfg.use_gan
     ):
         raise ConfigError(

@@ -230,6 +230,12 @@ class Trainer:
             self.epoch + 1,
             cfg.epochs,
         )
+        if cfg.batch_size > len(train):
+            log.warning(
+                "%s: batch_size %d is more than the %d training photos: every epoch is one "
+                "batch of %d (run.json records both)",
+                cfg.model_id, cfg.batch_size, len(train), len(train),
+            )  # fmt: skip
         while self.epoch < cfg.epochs:
             start = time.perf_counter()
             losses = self._train_epoch(dataset)

@@ -14,7 +14,7 @@ from colorlib import training
 from colorlib.checkpoints import load_checkpoint, load_generator
 from colorlib.config import PRESETS
 from colorlib.evaluation import evaluate
-from colorlib.runs import RunPaths, saved_config
+from colorlib.runs import RunPaths, read_record, saved_config
 from colorlib.training import NonFiniteLossError, train
 
 
@@ -205,3 +205,12 @@ def test_evaluation_never_skips_a_test_photo(tmp_path, smoke_config, sample):
     with pytest.raises(ImageError, match=r"aa_gray\.png: test photo not usable \(grayscale"):
         evaluate(cfg)
     assert not RunPaths.of(cfg).metrics_csv.exists()
+
+
+def test_a_batch_larger_than_the_training_set_is_said(tmp_path, smoke_config, caplog):
+    cfg = smoke_config(tmp_path, "A", batch_size=1000, epochs=1, decay_start=0)
+    with caplog.at_level("WARNING", logger="colorlib.training"):
+        history = train(cfg, progress=False)
+    assert len(history) == 1
+    assert "batch_size 1000 is more than the 16 training photos" in caplog.text
+    assert read_record(RunPaths.of(cfg))["dataset"]["n_train"] == 16

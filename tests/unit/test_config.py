@@ -1,4 +1,6 @@
 import dataclasses
+import math
+import re
 
 import pytest
 
@@ -66,9 +68,9 @@ def test_the_extended_group():
         (dict(generator="resnet"), "generator must be one of"),
         (dict(head="mixture"), "head must be one of"),
         (dict(use_classification=True), "needs head='classification'"),
-        (dict(head="classification", temperature=0.0), "temperature must be > 0"),
-        (dict(rebalance_lambda=1.5), r"rebalance_lambda must be in \[0, 1\]"),
-        (dict(encoder_lr_scale=-0.1), "encoder_lr_scale must be >= 0"),
+        (dict(head="classification", temperature=0.0), r"'temperature' must be in \(0, 100\]"),
+        (dict(rebalance_lambda=1.5), r"'rebalance_lambda' must be in \[0, 1\]"),
+        (dict(encoder_lr_scale=-0.1), r"'encoder_lr_scale' must be in \[0, 10\]"),
         (dict(gan_warmup_epochs=2), "needs use_gan"),
         (dict(use_gan=True, gan_warmup_epochs=50), r"in \[0, epochs\)"),
     ],
@@ -131,3 +133,40 @@ def test_round_trip_through_dict_and_overrides():
         parse_overrides(["epochs"])
     with pytest.raises(ValueError, match="unknown config key"):
         parse_overrides(["nope=1"])
+
+
+def _beyond(valid):
+    """Values just outside ``valid`` (each end), NaN and ±inf."""
+    step = 1 if valid.high >= 1 and valid.high == int(valid.high) else valid.high * 1e-3
+    out = [float("nan"), float("inf"), float("-inf"), valid.low - step, valid.high + step]
+    return out + [valid.low] * valid.low_open + [valid.high] * valid.high_open
+
+
+def test_every_numeric_field_has_a_range_and_out_of_range_values_are_refused():
+    from colorlib.config import RANGES, Range, _hints
+
+    numeric = {k for k, hint in _hints().items() if hint in (int, float)}
+    assert set(RANGES) == numeric  # a new numeric field needs its range
+    base = make_config("B", "smoke")
+    for name, valid in RANGES.items():
+        assert getattr(base, name) in valid
+        for value in _beyond(valid):
+            if _hints()[name] is int and not math.isfinite(value):
+                value = 10**30 if value > 0 else -(10**30)  # ints cannot be NaN: huge instead
+            elif _hints()[name] is int:
+                value = int(value)
+            message = rf"config key '{name}' must be in {re.escape(str(valid))}; got"
+            with pytest.raises(ConfigError, match=message):
+                base.replace(**{name: value})
+    assert str(Range(0, 1, low_open=True)) == "(0, 1]"
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["lr=1e300", "max_train_images=-1", "val_holdout=-5", "translate=5", "rotation_deg=nan"],
+)
+def test_the_issues_numbers_are_one_line_errors(setting):
+    from colorlib.config import parse_overrides
+
+    with pytest.raises(ConfigError, match=f"config key '{setting.split('=')[0]}' must be in"):
+        make_config("A", "smoke", **parse_overrides([setting]))
