@@ -233,7 +233,7 @@ class Trainer:
         if cfg.batch_size > len(train):
             log.warning(
                 "%s: batch_size %d is more than the %d training photos: every epoch is one "
-                "batch of %d (run.json records both)",
+                "batch of %d (the run record keeps both numbers)",
                 cfg.model_id, cfg.batch_size, len(train), len(train),
             )  # fmt: skip
         while self.epoch < cfg.epochs:
