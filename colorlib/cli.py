@@ -395,6 +395,8 @@ def _add_study_command(sub) -> None:
 
 # errors of the user's environment rather than of colorlib: the message names the file
 DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)  # a read-only mount, another's folder
+USER_OS_ERRORS = (*DISK_FULL, *NOT_WRITABLE)
 
 
 def _one_line(err: BaseException) -> str:
@@ -405,13 +407,21 @@ def _one_line(err: BaseException) -> str:
             "results) are intact and the half-written file was removed: free space, then rerun "
             "(train: with --resume, which continues from the last saved epoch)"
         )
+    if isinstance(err, OSError) and err.errno in NOT_WRITABLE:
+        what = "read-only" if err.errno == errno.EROFS else "not writable by you"
+        return (
+            f"cannot write {err.filename or 'an output'}: {what} ({err.strerror}). Point the "
+            "outputs at a folder you can write (--results-dir / --models-dir, --out, "
+            "--set cache_dir=...)"
+        )
     return " ".join(str(err).split("\n")) or type(err).__name__
 
 
 def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
     """Run one command.
 
-    An anticipated failure (:class:`colorlib.errors.ColorlibError`, or a full disk) prints
+    An anticipated failure (:class:`colorlib.errors.ColorlibError`, a full disk or a folder
+    that cannot be written) prints
     ``error: <one line>`` and returns 2 (with ``-v`` the traceback first, for debugging).
     Anything else is a bug: its traceback and a line saying so, then exit code 1.
     """
@@ -427,7 +437,7 @@ def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
     except ColorlibError as err:
         return _fail(err, args.verbose)
     except OSError as err:
-        if err.errno not in DISK_FULL:
+        if err.errno not in USER_OS_ERRORS:
             return _bug()
         return _fail(err, args.verbose)
     except Exception:
