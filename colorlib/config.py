@@ -111,7 +111,7 @@ class ExperimentConfig:
                 "at least one of use_l1, use_perceptual, use_gan, use_classification must be True"
             )
         _check_networks(self)
-        if not 0 <= self.decay_start <= self.epochs or self.epochs < 1:
+        if self.decay_start > self.epochs:  # each end is in RANGES
             raise ConfigError(
                 f"need 1 <= epochs and 0 <= decay_start <= epochs; got epochs={self.epochs}, "
                 f"decay_start={self.decay_start}"
