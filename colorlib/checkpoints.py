@@ -19,14 +19,13 @@ import torch
 from torch import nn
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.config import ExperimentConfig
-from colorlib.errors import CheckpointError, MissingFileError
+from colorlib.config import EVALUATION_FIELDS, ExperimentConfig, model_ids, profiles_of_size
+from colorlib.errors import CheckpointError, ConfigError, MissingFileError
 from colorlib.networks import define_G
 
 FORMAT = "colorlib.checkpoint"
 VERSION = 1
 KINDS = ("generator", "training_state")
-
 
 
 def save_checkpoint(path: str | os.PathLike, kind: str, cfg: ExperimentConfig, **payload: Any):
@@ -86,7 +85,41 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
         blob["config"] = ExperimentConfig.from_dict(blob["config"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: its config is not valid for this colorlib: {err}") from err
+    if blob["config"].model_id not in model_ids():
+        raise CheckpointError(
+            f"{path} holds model {blob['config'].model_id!r}, which this colorlib does not "
+            f"define (models: {', '.join(model_ids())}); it was not written by this colorlib's "
+            "`train`"
+        )
     return blob
+
+
+def require_run(path: str | os.PathLike, trained: ExperimentConfig, cfg: ExperimentConfig) -> None:
+    """Refuse checkpoint ``path`` (trained with ``trained``) for the run of ``cfg`` unless it
+    is that run's model with the same "what" fields; only :data:`EVALUATION_FIELDS` (other
+    test photos, another LPIPS backbone) may differ. So one model's metrics are never
+    recorded under another's name or another configuration's."""
+    if trained.model_id != cfg.model_id:
+        raise CheckpointError(
+            f"{path} holds model {trained.model_id}, not {cfg.model_id}: pass "
+            f"--model {trained.model_id}, or the checkpoint of {cfg.model_id}"
+        )
+    changed = [k for k in trained.differs_from(cfg) if k not in EVALUATION_FIELDS]
+    if not changed:
+        return
+    size = ""
+    if "image_size" in changed:
+        size = (
+            f"; it was trained at image_size={trained.image_size} "
+            f"({profiles_of_size(trained.image_size)}), not {cfg.image_size}"
+        )
+    shown = ", ".join(f"{k}={getattr(trained, k)!r}" for k in changed[:4])
+    raise ConfigError(
+        f"{path} was trained with another configuration of {cfg.model_id} than this run's "
+        f"(the checkpoint has {shown}{', ...' if len(changed) > 4 else ''}{size}): evaluate "
+        "without --profile to use the checkpoint's own config, or pass the settings it was "
+        "trained with"
+    )
 
 
 def first_non_finite(tree: Any, name: str = "") -> str | None:
@@ -115,12 +148,40 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     cfg: ExperimentConfig = blob["config"]
     with torch.device("meta"):  # no random init of 54 M weights that are replaced at once
         net = define_G(cfg, pretrained=False)
-    try:
-        net.load_state_dict(blob["generator"], assign=True)
-    except (RuntimeError, KeyError) as err:
+    weights = blob.get("generator")
+    problems = _misfits(net.state_dict(), weights if isinstance(weights, dict) else {})
+    if problems:
         raise CheckpointError(
             f"{path}: the weights do not fit the network its config describes (generator="
             f"{cfg.generator}, head={cfg.head}, image_size={cfg.image_size}, ngf={cfg.ngf}): "
-            f"{str(err).splitlines()[0]}"
-        ) from err
+            f"{'; '.join(problems)}"
+        )
+    net.load_state_dict(weights, assign=True)
     return net.eval(), blob
+
+
+def _misfits(expected: dict[str, torch.Tensor], given: dict[str, Any], shown: int = 3) -> list[str]:
+    """What keeps ``given`` from loading into a network whose state dict is ``expected``: the
+    missing and unexpected keys and the tensors of another shape (the first ``shown`` of each,
+    with their counts)."""
+
+    def listed(what: str, keys: list[str]) -> list[str]:
+        more = f", ... ({len(keys)} in all)" if len(keys) > shown else ""
+        return [f"{what}: {', '.join(keys[:shown])}{more}"] if keys else []
+
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [
+        f"{k} {_shape(given[k])} (the network has {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in given and _shape(given[k]) != tuple(v.shape)
+    ]
+    return (
+        listed("missing keys", missing)
+        + listed("unexpected keys", unexpected)
+        + listed("other shapes", shapes)
+    )
+
+
+def _shape(value: Any) -> tuple[int, ...] | str:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__

@@ -57,7 +57,7 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
     with ``--data``, ``--device`` and ``--set`` applied on top."""
     if args.profile:
         return _config(args)
-    from colorlib.checkpoints import load_checkpoint
+    from colorlib.checkpoints import load_checkpoint, require_run
     from colorlib.runs import RunPaths, saved_config
 
     overrides = _overrides(args)
@@ -68,8 +68,7 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
     else:
         ckpt = args.checkpoint or paths.best
         saved = load_checkpoint(ckpt, kind="generator")["config"]
-        if saved.model_id != args.model:
-            raise ConfigError(f"{ckpt} holds model {saved.model_id}, not {args.model}")
+        require_run(ckpt, saved, saved.replace(model_id=args.model))
     return saved.replace(**overrides)
 
 
@@ -191,12 +190,15 @@ def seed_list(text: str) -> tuple[int, ...]:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from colorlib.study.runner import Launcher, run_study, summary_table
+    from colorlib.study.runner import Launcher, run_study, study_roots, summary_table
 
     launcher = None
     if args.launcher:
         launcher = Launcher(args.launcher, args.partition, args.gpus_per_job, args.time_min)
 
+    roots, overrides = study_roots(
+        args.models_dir, args.results_dir, args.cache_dir, parse_overrides(args.set or [])
+    )
     outcomes = run_study(
         data=args.data,
         profile=args.profile,
@@ -207,12 +209,12 @@ def cmd_study(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         launcher=launcher,
         nproc_per_node=args.nproc_per_node,
-        models_dir=args.models_dir,
-        results_dir=args.results_dir,
-        overrides=parse_overrides(args.set or []),
+        **roots,
+        overrides=overrides,
         also_test=tuple(args.also_test or ()),
     )
-    print("\n" + summary_table(outcomes, args.results_dir, args.models_dir).to_string(index=False))
+    table = summary_table(outcomes, roots["results_dir"], roots["models_dir"])
+    print("\n" + table.to_string(index=False))
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         print(f"\nFAILED: {', '.join(o.model for o in failed)}", file=sys.stderr)
@@ -228,7 +230,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     device = select_device(args.device or "auto")
     G, _ = load_generator(args.checkpoint)
-    written, failed = colorize_files(
+    written, failed, converted = colorize_files(
         G.to(device),
         args.images,
         args.out,
@@ -236,7 +238,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         into_input_folder=args.into_input_folder,
     )
-    print(f"colorized {len(written)} image(s) into {args.out} ({len(failed)} failed)")
+    icc = f", {len(converted)} converted to sRGB from their ICC profiles" if converted else ""
+    print(f"colorized {len(written)} image(s) into {args.out} ({len(failed)} failed{icc})")
     for src, err in failed.items():
         print(f"FAILED {src}: {err}", file=sys.stderr)
     return 0 if not failed else 1
@@ -373,8 +376,11 @@ def _add_study_command(sub) -> None:
         "configuration "
         "and seed, in results/seed_{S}/, and across-seed statistics",
     )
-    p.add_argument("--models-dir", default="models")
-    p.add_argument("--results-dir", default="results")
+    for root, default in (("models", "models"), ("results", "results"), ("cache", "data/cache")):
+        p.add_argument(
+            f"--{root}-dir",
+            help=f"default {default} (or --set {root}_dir=...), under the project folder",
+        )
     p.add_argument(
         "--launcher",
         choices=["local", "slurm"],

@@ -5,6 +5,10 @@ Zhang et al.'s colorization demo does); the predicted ab is upsampled bilinearly
 full resolution and joined with the photo's own full-resolution L, so no sharpness is lost. The
 full-resolution work runs in row strips, which bounds memory (a 24-megapixel photo stays well
 under 3 GiB on CPU).
+
+Colour: a photo with an embedded ICC profile is converted to sRGB as it is decoded
+(:mod:`colorlib.data.decode`), and every output is sRGB, tagged with an sRGB ICC profile, so a
+colour-managed viewer shows the output's lightness as the input's.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from PIL import Image
 from colorlib.atomic import write_image
 from colorlib.color import AB_SCALE, encode_lab, lab_to_rgb, rgb_to_lab
 from colorlib.data import ImageError, find_images, load_rgb
+from colorlib.data.decode import SRGB_ICC
 from colorlib.errors import OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -130,25 +135,30 @@ def colorize_files(
     device: torch.device | str = "cpu",
     overwrite: bool = False,
     into_input_folder: bool = False,
-) -> tuple[list[Path], dict[str, str]]:
+) -> tuple[list[Path], dict[str, str], dict[str, str]]:
     """Colorize each input (folders: their images) as :func:`plan_outputs` names them.
 
-    Unreadable inputs are reported by name and skipped; returns (written, {input: error}).
+    Unreadable inputs (animations and multi-page files among them) are reported by name and
+    skipped; returns (written, {input: error}, {input: the ICC profile it was converted from}).
     """
     plan, failed = plan_outputs(
         inputs, out_dir, overwrite=overwrite, into_input_folder=into_input_folder
     )
-    written = []
+    written, converted = [], {}
     for src, dst in plan:
+        info: dict = {}
         try:
-            rgb = load_rgb(src, require_color=False, max_pixels=MAX_PIXELS)
+            rgb = load_rgb(src, require_color=False, max_pixels=MAX_PIXELS, info=info)
         except ImageError as err:
             failed[str(src)] = str(err)
             log.error("cannot colorize %s", err)
             continue
+        if info.get("icc"):
+            converted[str(src)] = info["icc"]
         result = colorize_array(G, rgb, device=device)
         jpeg = dst.suffix == ".jpg"
-        write_image(Image.fromarray(result), dst, **({"quality": 95} if jpeg else {}))
+        quality = {"quality": 95} if jpeg else {}
+        write_image(Image.fromarray(result), dst, icc_profile=SRGB_ICC, **quality)
         written.append(dst)
         log.info("%s -> %s", src, dst)
-    return written, failed
+    return written, failed, converted

@@ -227,6 +227,11 @@ HOW_FIELDS = frozenset(
     }
 )
 
+# What an evaluation may change on trained weights: the same checkpoint scored on other photos
+# (a further test set) or with another LPIPS backbone. Every other "what" field of a
+# checkpoint's config must match the run it is evaluated under (colorlib.evaluation).
+EVALUATION_FIELDS = frozenset({"data_dir", "test_split", "max_test_images", "backbone"})
+
 # fields that hold paths (relative ones are relative to the working directory, or to the
 # project folder for the notebooks); "sample" in data_dir names the embedded photos
 PATH_FIELDS = ("data_dir", "split_file", "models_dir", "results_dir", "cache_dir")
@@ -336,6 +341,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         val_sample_count=2,
     ),
 }
+
+
+def profiles_of_size(image_size: int) -> str:
+    """The profiles that train at ``image_size``, for messages: ``"the smoke profile"``,
+    ``"no profile"``."""
+    names = [name for name, values in PROFILES.items() if values["image_size"] == image_size]
+    return f"the {' / '.join(names)} profile" if names else "no profile"
 
 
 def make_config(model_id: str, profile: str = "full", **overrides: Any) -> ExperimentConfig:

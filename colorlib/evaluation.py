@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from colorlib.atomic import atomic_write_bytes, write_csv
-from colorlib.checkpoints import load_generator
+from colorlib.checkpoints import load_generator, require_run
 from colorlib.config import BASELINES, ExperimentConfig
 from colorlib.data import (
     ColorizationDataset,
@@ -29,11 +29,11 @@ from colorlib.data import (
     evaluation_files,
     load_images,
 )
-from colorlib.errors import ConfigError, NonFiniteError
+from colorlib.errors import NonFiniteError, OutputExistsError
 from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored, set_value
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
-from colorlib.runs import RunPaths, exclusive, record_run
+from colorlib.runs import RunPaths, exclusive, record_run, saved_config
 from colorlib.runtime import select_device
 from colorlib.stats import bootstrap_ci
 
@@ -74,6 +74,7 @@ def _evaluate(
     """The evaluation's steps: predictor, test photos, scores, tables, figure, record."""
     device = select_device(cfg.device)
     predictor, source, val_loss = _predictor(cfg, paths, checkpoint)
+    _require_same_run(cfg, paths)
     predictor = predictor.to(device).eval()
     files = evaluation_files(cfg)
     images = _test_images(cfg, files)
@@ -98,7 +99,7 @@ def _evaluate(
             "predictor": source,
             "device": str(device),
             "test_split": cfg.test_split,
-            "dataset_fingerprint": dataset_fingerprint(files),
+            "dataset_fingerprint": dataset_fingerprint(images),
             "n_images": summary["n_images"],
             "metrics_dtype": str(dtype).removeprefix("torch."),
             "lpips_backbone": summary["lpips_backbone"],
@@ -121,14 +122,22 @@ def _predictor(
         return GRAY, "ab = 0 baseline", float("nan")
     ckpt = Path(checkpoint) if checkpoint else paths.best
     predictor, blob = load_generator(ckpt)
-    trained = blob["config"].image_size
-    if trained != cfg.image_size:
-        raise ConfigError(
-            f"{ckpt} was trained at {trained}² but the evaluation is set to {cfg.image_size}² "
-            f"(image_size): evaluate without --profile to use the run's own config, or pass "
-            f"--set image_size={trained}"
-        )
+    require_run(ckpt, blob["config"], cfg)
     return predictor, str(ckpt), float(blob.get("val_l1", float("nan")))
+
+
+def _require_same_run(cfg: ExperimentConfig, paths: RunPaths) -> None:
+    """Refuse to evaluate ``cfg`` into a results folder whose ``run.json`` records another
+    configuration ("what" fields): a baseline's results are a run like any trained one."""
+    recorded = saved_config(paths)
+    changed = recorded.differs_from(cfg) if recorded is not None else []
+    if changed:
+        raise OutputExistsError(
+            f"{paths.run_json} records a run of {cfg.model_id} with another configuration "
+            f"(differs in {changed}); its results are not replaced. Evaluate without --profile "
+            f"to use the run's own config, pass another --results-dir, or delete "
+            f"{paths.results} (run_all.py: --force) to start over"
+        )
 
 
 def _test_images(cfg: ExperimentConfig, files: list[Path]) -> ImageSet:

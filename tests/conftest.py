@@ -138,7 +138,8 @@ def smoke_study(tmp_path_factory, cli):
     """One study of every configuration (the original ten, the extended group) and GRAY,
     smoke profile, on the embedded sample, also tested on a flat folder of photos
     (``--also-test``: the sample's last 12 test tiles, named ``flat_tiles``), through
-    ``run_all.py`` (papermill, the template and evaluation notebooks): run once per session;
+    ``run_all.py`` (papermill, the template and evaluation notebooks), two configurations at
+    a time (``--jobs 2``: one per core, as CI has two): run once per session;
     the study, notebook, page and training tests read it and never write into it. Its
     :class:`colorlib.runs.StudyPaths` (``.paths``) and what ``run_all.py`` printed."""
     from colorlib.data.sources import sample_dataset
@@ -152,7 +153,7 @@ def smoke_study(tmp_path_factory, cli):
     paths = StudyPaths(root / "results", root / "models")
     done = cli.run_all(
         "--profile", "smoke", "--data", "sample", "--models", "extended", "--also-test", flat,
-        "--models-dir", paths.models, "--results-dir", paths.results,
+        "--models-dir", paths.models, "--results-dir", paths.results, "--jobs", "2",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return SmokeStudy(paths, done.stdout)

@@ -14,7 +14,13 @@ and resized to ``image_size`` with Pillow's antialiased bicubic filter, and kept
 (:class:`ImageSet`), so a training epoch never re-decodes a JPEG. With a ``cache_dir`` the
 decoded set is a ``.npy`` file opened memory-mapped (``mmap_mode="r"``): DataLoader workers and
 data-parallel ranks on one machine share one copy through the page cache, and a set larger than
-RAM still trains. The first decode of a large set runs in parallel processes. Problems are
+RAM still trains. The cache is verified against its index (shape, count, byte size and a
+SHA-256 of the ``.npy``, the index written last) every time it is opened, and rebuilt, with a
+warning naming the file, when it does not match. Each photo's content (SHA-256 of its bytes)
+is hashed once, when it is decoded, and kept in the index: :func:`dataset_fingerprint`
+identifies the photos' content, and the cache's key holds each file's size, mtime, ctime and
+inode, so a photo replaced by another (even with its size and mtime) is decoded anew. The
+first decode of a large set runs in parallel processes. Problems are
 found before any DataLoader worker starts; with ``on_bad="skip"`` bad photos are skipped,
 counted per reason and logged.
 """
@@ -39,9 +45,11 @@ from colorlib.errors import ConfigError, DataError, MissingFileError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+)  # an animated GIF is listed, then refused by name (colorlib.data.decode, "multi_frame")
 ON_BAD = ("raise", "skip")
-_CACHE_VERSION = 2  # 2: a memory-mapped .npy beside a .json of names and skips
+_CACHE_VERSION = 3  # 3: the index holds the .npy's size and SHA-256, digests, ICC conversions
 PARALLEL_DECODE_MIN = 64  # photos: fewer decode in this process (a pool costs ~0.1 s to start)
 
 
@@ -129,6 +137,9 @@ class ImageSet:
     images: np.ndarray
     names: list[str]
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> file names
+    digests: list[str] = field(default_factory=list)  # SHA-256 of each photo's file, as names
+    # the photos converted from an embedded ICC profile to sRGB: name -> the profile's name
+    converted: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -149,8 +160,9 @@ def load_images(
     ``on_bad="raise"`` stops at the first bad file (in file order) with its
     :class:`ImageError`; ``on_bad="skip"`` skips it, counts it under its reason and logs a
     summary. With ``cache_dir`` the images are decoded straight into a ``.npy`` file there and
-    returned memory-mapped, read-only; its key covers every file's path, size and mtime, the
-    size and the policy, so a changed photo means a new cache. ``processes`` decode in
+    returned memory-mapped, read-only; its key covers every file's path, size, mtime, ctime and
+    inode, the size and the policy, so a changed photo means a new cache; a cache that does not
+    match its index is rebuilt (a warning names it). ``processes`` decode in
     parallel (default: the CPU count, up to 8, for ``PARALLEL_DECODE_MIN`` photos or more).
     """
     if on_bad not in ON_BAD:
@@ -162,46 +174,66 @@ def load_images(
             return cached
     shape = (len(files), image_size, image_size, 3)
     with _decode_target(cache, shape) as target:
-        names, skipped = [], {}
         decoded = _decode_all(files, image_size, allow_upscale, max_pixels, processes)
-        for path, rgb, err in decoded:
-            if err is not None:
-                if on_bad == "raise":
-                    raise err
-                skipped.setdefault(err.reason, []).append(printable_name(path))
-                log.warning("skipped %s", err)
-                continue
-            target[len(names)] = rgb
-            names.append(printable_name(path))
-        if skipped:
-            counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(skipped.items()))
-            log.warning(
-                "skipped %d of %d files (%s)", sum(map(len, skipped.values())), len(files), counts
-            )
+        names, skipped, digests, converted = _fill(target, decoded, on_bad, len(files))
         if not names:
             raise DataError(f"no usable images among {len(files)} files (skipped: {skipped})")
         if cache is None:
-            return ImageSet(target[: len(names)], names, skipped)
+            return ImageSet(target[: len(names)], names, skipped, digests, converted)
         target.flush()
-        _commit_cache(cache, target, len(names), names, skipped)
-    return _read_cache(cache)
+        decoded_set = ImageSet(target, names, skipped, digests, converted)
+        _commit_cache(cache, target, len(names), decoded_set)
+    fresh = _read_cache(cache)
+    if fresh is None:  # another process replaced it meanwhile with a file that does not match
+        raise DataError(f"the decode cache {cache} changed while it was written; run again")
+    return fresh
 
 
-def _decode_one(args) -> tuple[Path, np.ndarray | None, ImageError | None]:
-    path, image_size, allow_upscale, max_pixels = args
-    try:
-        rgb = load_rgb(path, max_pixels=max_pixels, min_side=image_size)
-        return (
-            path,
-            center_crop_resize(rgb, image_size, allow_upscale=allow_upscale, path=path),
-            None,
+def _fill(target: np.ndarray, decoded: Iterator[tuple], on_bad: str, n_files: int) -> tuple:
+    """Rows of ``target`` from ``decoded`` (:func:`_decode_all`), bad files raised or skipped;
+    ``(names, skipped, digests, converted)``, each logged."""
+    names, skipped, digests, converted = [], {}, [], {}
+    for path, rgb, digest, icc, err in decoded:
+        if err is not None:
+            if on_bad == "raise":
+                raise err
+            skipped.setdefault(err.reason, []).append(printable_name(path))
+            log.warning("skipped %s", err)
+            continue
+        target[len(names)] = rgb
+        names.append(printable_name(path))
+        digests.append(digest)
+        if icc:
+            converted[names[-1]] = icc
+    if converted:
+        log.info(
+            "converted %d of %d photos from their embedded ICC profiles to sRGB (%s)",
+            len(converted), n_files, ", ".join(sorted(set(converted.values()))),
+        )  # fmt: skip
+    if skipped:
+        counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(skipped.items()))
+        log.warning(
+            "skipped %d of %d files (%s)", sum(map(len, skipped.values())), n_files, counts
         )
+    return names, skipped, digests, converted
+
+
+def _decode_one(args) -> tuple[Path, np.ndarray | None, str, str, ImageError | None]:
+    path, image_size, allow_upscale, max_pixels = args
+    info: dict = {}
+    try:
+        rgb = load_rgb(path, max_pixels=max_pixels, min_side=image_size, info=info)
+        with open(path, "rb") as f:  # the bytes just decoded, from the page cache
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        square = center_crop_resize(rgb, image_size, allow_upscale=allow_upscale, path=path)
+        return path, square, digest, info.get("icc", ""), None
     except ImageError as err:
-        return path, None, err
+        return path, None, "", "", err
 
 
 def _decode_all(files, image_size, allow_upscale, max_pixels, processes) -> Iterator[tuple]:
-    """``(path, uint8 image or None, ImageError or None)`` per file, in file order."""
+    """``(path, uint8 image or None, content SHA-256, the ICC profile converted from or "",
+    ImageError or None)`` per file, in file order."""
     jobs = [(Path(p), image_size, allow_upscale, max_pixels) for p in files]
     if processes is None:
         processes = min(os.cpu_count() or 1, 8) if len(jobs) >= PARALLEL_DECODE_MIN else 1
@@ -230,9 +262,10 @@ class _decode_target:
             self.tmp.unlink(missing_ok=True)
 
 
-def _commit_cache(cache: Path, rows: np.ndarray, n: int, names, skipped) -> None:
-    """Publish ``rows[:n]`` as ``cache`` (``.npy``) and then its index (``.json``, the commit
-    point: a cache without its index is not read)."""
+def _commit_cache(cache: Path, rows: np.ndarray, n: int, decoded: ImageSet) -> None:
+    """Publish ``rows[:n]`` as ``cache`` (``.npy``) and then its index (``.json``: the names,
+    skips and digests of ``decoded``, the shape, the file's size and SHA-256), the commit
+    point: a cache without its index is not read, one that does not match it is rebuilt."""
     if n == len(rows):
         os.replace(rows.filename, cache)
     else:  # skipped photos: the first n rows, compacted into their own file
@@ -246,20 +279,68 @@ def _commit_cache(cache: Path, rows: np.ndarray, n: int, names, skipped) -> None
             os.replace(tmp, cache)
         finally:
             tmp.unlink(missing_ok=True)
-    index = {"names": names, "skipped": skipped, "shape": [n, *rows.shape[1:]]}
+    index = {
+        "names": decoded.names,
+        "skipped": decoded.skipped,
+        "digests": decoded.digests,
+        "converted": decoded.converted,
+        "shape": [n, *rows.shape[1:]],
+        "bytes": cache.stat().st_size,
+        "sha256": _file_sha256(cache),
+    }
     atomic_write_bytes(cache.with_suffix(".json"), json.dumps(index).encode())
 
 
 def _read_cache(cache: Path) -> ImageSet | None:
-    """The cached set, memory-mapped read-only; ``None`` when absent or incomplete."""
+    """The cached set, memory-mapped read-only, when the ``.npy`` matches its index; ``None``
+    when there is none yet, or when it does not match (both files are then removed, with a
+    warning naming the cache, and the set is decoded anew)."""
     index_file = cache.with_suffix(".json")
-    if not (cache.exists() and index_file.exists()):
+    if not index_file.exists():
+        return None  # never committed (a crash between the two writes): decoded anew
+    problem = _mismatch(cache, index_file)
+    if problem:
+        log.warning("decode cache %s does not match its index (%s): decoding anew", cache, problem)
+        index_file.unlink(missing_ok=True)
+        cache.unlink(missing_ok=True)
         return None
     index = json.loads(index_file.read_text())
     images = np.load(cache, mmap_mode="r")
-    if list(images.shape) != index["shape"]:
-        return None  # an index from another write: rebuilt
-    return ImageSet(images, index["names"], index["skipped"])
+    return ImageSet(
+        images, index["names"], index["skipped"], index["digests"], index["converted"]
+    )
+
+
+def _mismatch(cache: Path, index_file: Path) -> str:
+    """What keeps ``cache`` from being its index's set (``""``: nothing)."""
+    try:
+        index = json.loads(index_file.read_text())
+        shape, names, digests = list(index["shape"]), list(index["names"]), index["digests"]
+        dict(index["converted"])
+        size, checksum, count = int(index["bytes"]), str(index["sha256"]), int(shape[0])
+        counts = (len(names), len(digests))
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
+        return f"unreadable index {index_file.name}: {type(err).__name__}"
+    if not cache.exists():
+        return "the .npy is missing"
+    if counts != (count, count):
+        return f"{counts[0]} names and {counts[1]} digests for {count} images"
+    if cache.stat().st_size != size:
+        return f"{cache.stat().st_size} bytes, the index says {size}"
+    if _file_sha256(cache) != checksum:
+        return "its SHA-256 differs from the index's"
+    try:
+        header = np.load(cache, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as err:
+        return f"unreadable .npy: {err}"
+    if list(header.shape) != shape or header.dtype != np.uint8:
+        return f"shape {list(header.shape)} {header.dtype}, the index says {shape} uint8"
+    return ""
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _new_file(beside: Path) -> Path:
@@ -278,18 +359,28 @@ def _cache_path(files, image_size, on_bad, allow_upscale, max_pixels, cache_dir)
         repr((_CACHE_VERSION, image_size, on_bad, allow_upscale, max_pixels)).encode()
     )
     for p in files:
-        # bytes-safe (names need not be UTF-8); a broken link is skipped on load
+        # bytes-safe (names need not be UTF-8); a broken link is skipped on load. The ctime and
+        # the inode change whenever a file is replaced, even by one of the same size and mtime
         st = Path(p).stat() if Path(p).exists() else None
-        stamp = f"\0{st.st_size}\0{st.st_mtime_ns}\n" if st else "\0missing\n"
+        stamp = (
+            f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n"
+            if st
+            else "\0missing\n"
+        )
         where = Path(p).resolve() if st else Path(p).absolute()  # resolve() fails on a loop
         h.update(os.fsencode(where) + stamp.encode())
     return Path(cache_dir) / f"images_{image_size}_{h.hexdigest()[:16]}.npy"
 
 
-def dataset_fingerprint(files: Sequence[Path]) -> str:
-    """A short hash of the file names and sizes (recorded in run provenance)."""
+def dataset_fingerprint(*sets: ImageSet) -> str:
+    """A short hash of the photos' content: each decoded photo's name and SHA-256, and the
+    names of the skipped ones (recorded in run provenance). The same photos give the same
+    fingerprint wherever they lie; a changed photo, a new one or one fewer changes it."""
     h = hashlib.sha256()
-    for p in files:
-        size = Path(p).stat().st_size if Path(p).exists() else -1
-        h.update(os.fsencode(Path(p).name) + f"\0{size}\n".encode())
+    for images in sets:
+        for name, digest in zip(images.names, images.digests, strict=True):
+            h.update(os.fsencode(name) + f"\0{digest}\n".encode())
+        for reason, names in sorted(images.skipped.items()):
+            h.update(f"skipped {reason}\0".encode() + "\0".join(names).encode() + b"\n")
+        h.update(b"\0set\n")
     return h.hexdigest()[:16]

@@ -274,4 +274,4 @@ def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
     kw = dict(on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
     train = load_images(files, cfg.image_size, **kw)
     val = load_images(val_files, cfg.image_size, **kw)
-    return train, val, dataset_fingerprint(files + val_files)
+    return train, val, dataset_fingerprint(train, val)

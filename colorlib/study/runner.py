@@ -181,9 +181,9 @@ def run_study(
     force: bool = False,
     device: str = "auto",
     jobs: int = 1,
-    models_dir: str = "models",
-    results_dir: str = "results",
-    cache_dir: str = "data/cache",
+    models_dir: str | None = None,
+    results_dir: str | None = None,
+    cache_dir: str | None = None,
     overrides: dict[str, Any] | None = None,
     launcher: Launcher | None = None,
     nproc_per_node: int = 1,
@@ -192,17 +192,13 @@ def run_study(
     """Run the study; returns one :class:`Outcome` per model and seed (plus the evaluation).
     ``launcher`` sends each run to submitit as a job instead of this process's threads;
     ``nproc_per_node`` > 1 trains each configuration data-parallel over that many processes
-    (``torchrun``); ``also_test`` folders are further test sets every run is scored on."""
+    (``torchrun``); ``also_test`` folders are further test sets every run is scored on.
+    The output and cache roots come from ``models_dir`` / ``results_dir`` / ``cache_dir`` or
+    the same keys in ``overrides`` (``--set``), else the config's defaults."""
     models = model_ids() if models is None else models
-    unknown = sorted(set(models) - set(model_ids()))
-    if unknown:
-        raise ConfigError(f"unknown model(s) {unknown}; choose from {list(model_ids())}")
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"seeds must be one or more distinct integers; got {seeds}")
-    if "seed" in (overrides or {}):
-        raise ConfigError("set the training seed(s) with seeds=... (--seeds), not an override")
+    _check_choices(models, profile, seeds, overrides or {})
+    roots, overrides = study_roots(models_dir, results_dir, cache_dir, overrides)
+    models_dir, results_dir, cache_dir = roots.values()
     study = StudyPaths(under_root(results_dir), under_root(models_dir))
     extra = test_sets.test_sets_of(also_test)
     several = len(seeds) > 1
@@ -232,6 +228,45 @@ def run_study(
     with exclusive(study.results, what=f"a study ({label})"):
         return _run(study, units, force=force, device=device, jobs=jobs, label=label,
                     launcher=launcher, extra=extra)  # fmt: skip
+
+
+def _check_choices(
+    models: tuple[str, ...], profile: str, seeds: tuple[int, ...], overrides: dict[str, Any]
+) -> None:
+    unknown = sorted(set(models) - set(model_ids()))
+    if unknown:
+        raise ConfigError(f"unknown model(s) {unknown}; choose from {list(model_ids())}")
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds must be one or more distinct integers; got {seeds}")
+    if "seed" in overrides:
+        raise ConfigError("set the training seed(s) with seeds=... (--seeds), not an override")
+
+
+def study_roots(
+    models_dir: str | None,
+    results_dir: str | None,
+    cache_dir: str | None,
+    overrides: dict[str, Any] | None,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The study's output and cache roots, and the other overrides: each root is the option
+    (``--results-dir``) or ``--set results_dir=...`` (both: they must agree), else the
+    config's default."""
+    overrides = dict(overrides or {})
+    roots = {}
+    for name, given in (
+        ("models_dir", models_dir), ("results_dir", results_dir), ("cache_dir", cache_dir)
+    ):  # fmt: skip
+        via_set = overrides.pop(name, None)
+        if given is not None and via_set is not None and Path(given) != Path(via_set):
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{option} {given} and --set {name}={via_set} disagree; give the folder once"
+            )
+        chosen = given if given is not None else via_set
+        roots[name] = str(chosen) if chosen is not None else getattr(ExperimentConfig, name)
+    return roots, overrides
 
 
 def _check_layout(study: StudyPaths, several: bool, models: tuple[str, ...]) -> None:

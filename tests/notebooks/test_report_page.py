@@ -184,3 +184,29 @@ def test_no_file_name_is_a_formula_in_a_csv(hostile_study):
     assert sorted(cells) == sorted(atomic.csv_cell(n) for n in names) and len(cells) == len(names)
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
     assert sorted(atomic.read_csv(path)["image"]) == names  # colorlib reads the names back
+
+
+def test_the_studys_cache_is_where_it_was_asked(hostile_study):
+    results, _ = hostile_study
+    # --set cache_dir=... reaches every notebook of the study (it was always data/cache)
+    assert sorted((results.parent / "cache").glob("images_*.npy"))
+
+
+def test_a_gray_study_rerun_on_other_data_is_refused(hostile_study, cli):
+    """GRAY's results are a run like any other: another --data into the same folders is
+    refused, as it is for a trained configuration, and the earlier results stay (this test
+    runs last in the module: it reruns the study into the fixture's folders)."""
+    results, _ = hostile_study
+    metrics = results / "GRAY" / "metrics_GRAY.csv"
+    before = metrics.read_bytes()
+    done = cli.run_all(
+        "--profile", "smoke", "--data", "sample", "--models", "GRAY",
+        "--set", f"cache_dir={results.parent / 'cache'}",
+        "--results-dir", results, "--models-dir", results.parent / "models",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "GRAY: " in done.stderr and "records a run of GRAY with another configuration" in (
+        done.stderr
+    )
+    assert "data_dir" in done.stderr and "Traceback" not in done.stderr
+    assert metrics.read_bytes() == before

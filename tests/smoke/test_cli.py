@@ -39,7 +39,7 @@ def test_evaluate_with_the_runs_own_config(tmp_path, cli, smoke_study):
     # a profile given explicitly is what the user asked for: the mismatch is an error
     done = cli("evaluate", "--model", "A", "--profile", "cpu", "--data", "sample", *roots)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert "best_model.pt was trained at 32² but the evaluation is set to 64²" in done.stderr
+    assert "trained at image_size=32 (the smoke profile), not 64" in done.stderr
 
 
 @pytest.mark.parametrize("model_id", ["A_VGG", "CLS"])

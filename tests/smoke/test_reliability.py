@@ -212,3 +212,47 @@ def test_disk_full_is_one_line_and_leaves_a_resumable_state(tmp_path, small_disk
     done = cli(*args, "--resume")
     assert done.returncode == 0, done.stderr
     assert load_checkpoint(small_disk / "A" / "training_state.pt")["epoch"] == 2
+
+
+def test_a_checkpoint_is_bound_to_its_run(tmp_path, smoke_study, sample, cli):
+    """One model's metrics never land under another's name: the checkpoint's model and its
+    "what" fields must match the run it is evaluated under, with or without --profile; a
+    model colorlib does not define and a state dict that does not fit are refused, naming
+    the model or the keys; the earlier results stay."""
+    roots = cli.roots(tmp_path)
+    smoke = ["--profile", "smoke", "--data", "sample", "--device", "cpu", *roots]
+    b_best = smoke_study.paths.run("B").best
+    line = _one_line_error(cli("evaluate", "--model", "A", "--checkpoint", b_best, *smoke))
+    assert f"{b_best} holds model B, not A" in line
+    line = _one_line_error(cli("evaluate", "--model", "A", "--checkpoint", b_best, *roots))
+    assert "holds model B, not A" in line  # the same rule without --profile
+    assert not list((tmp_path / "results").rglob("metrics_*.csv"))  # nothing scored
+
+    blob = torch.load(b_best, weights_only=True)
+    blob["config"]["model_id"] = "ZZZ"
+    torch.save(blob, tmp_path / "zzz.pt")
+    colorize = ["colorize", sample / "test", "--out", tmp_path / "out", "--checkpoint"]
+    for command in (
+        ["evaluate", "--model", "B", "--checkpoint", tmp_path / "zzz.pt", *smoke],
+        [*colorize, tmp_path / "zzz.pt"],
+    ):
+        assert "holds model 'ZZZ', which this colorlib does not define" in _one_line_error(
+            cli(*command)
+        )
+    blob = torch.load(b_best, weights_only=True)
+    first = next(iter(blob["generator"]))
+    blob["generator"]["extra.weight"] = blob["generator"].pop(first)
+    torch.save(blob, tmp_path / "cut.pt")
+    line = _one_line_error(cli(*colorize, tmp_path / "cut.pt"))
+    assert f"missing keys: {first}" in line and "unexpected keys: extra.weight" in line
+    assert not (tmp_path / "out").exists()
+
+    # B's own run, then B evaluated at the cpu profile's settings into the same folders
+    shutil.copytree(smoke_study.paths.run("B").models, tmp_path / "models" / "B")
+    done = cli("evaluate", "--model", "B", *smoke)
+    assert done.returncode == 0, done.stderr
+    metrics = tmp_path / "results" / "B" / "metrics_B.csv"
+    before = metrics.read_bytes()
+    line = _one_line_error(cli("evaluate", "--model", "B", *smoke, "--set", "lambda_l1=10"))
+    assert "was trained with another configuration of B" in line and "lambda_l1=100.0" in line
+    assert metrics.read_bytes() == before

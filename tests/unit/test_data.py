@@ -1,4 +1,6 @@
+import json
 import logging
+import os
 import struct
 import zlib
 
@@ -15,6 +17,7 @@ from colorlib.data import (
     ColorizationDataset,
     ImageError,
     center_crop_resize,
+    dataset_fingerprint,
     find_images,
     load_images,
     load_rgb,
@@ -379,3 +382,69 @@ def test_parallel_decoding_equals_serial_and_reports_in_file_order(tmp_path):
     assert serial.names == parallel.names and serial.skipped == parallel.skipped
     with pytest.raises(ImageError, match=r"5\.jpg: not an image file"):
         load_images(files, 32, processes=2)
+
+
+def _real_photos(sample, folder, n=16):
+    """``n`` of the embedded sample's real photo tiles copied into ``folder``; their list."""
+    folder.mkdir()
+    for p in sorted((sample / "train").iterdir())[:n]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    return find_images(folder, None)
+
+
+def test_a_cache_that_does_not_match_its_index_is_rebuilt_naming_it(tmp_path, sample, caplog):
+    files = _real_photos(sample, tmp_path / "photos")
+    truth = load_images(files, 32)  # no cache
+    cache_dir = tmp_path / "cache"
+
+    def cut_npy(npy, index):
+        npy.write_bytes(npy.read_bytes()[: npy.stat().st_size // 2])
+
+    def empty_npy(npy, index):
+        npy.write_bytes(b"")
+
+    def cut_names(npy, index):  # the index's list cut to 10 of 16 photos
+        blob = json.loads(index.read_text())
+        blob["names"] = blob["names"][:10]
+        index.write_text(json.dumps(blob))
+
+    def flipped_byte(npy, index):  # same size, one pixel changed
+        raw = bytearray(npy.read_bytes())
+        raw[-1] ^= 0xFF
+        npy.write_bytes(bytes(raw))
+
+    for damage in (cut_npy, empty_npy, cut_names, flipped_byte):
+        load_images(files, 32, cache_dir=cache_dir)
+        (npy,) = cache_dir.glob("*.npy")
+        damage(npy, npy.with_suffix(".json"))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="colorlib.data"):
+            got = load_images(files, 32, cache_dir=cache_dir)
+        assert f"decode cache {npy} does not match its index" in caplog.text, damage.__name__
+        np.testing.assert_array_equal(got.images, truth.images)
+        assert got.names == truth.names and len(got) == 16
+        again = load_images(files, 32, cache_dir=cache_dir)  # the rebuilt one is used
+        np.testing.assert_array_equal(again.images, truth.images)
+
+
+def test_a_replaced_photo_is_never_served_from_the_cache(tmp_path, sample):
+    """A photo replaced by another of the same size and mtime: decoded anew, and the dataset
+    fingerprint (the photos' content) changes; a copy of the same photos elsewhere has the
+    same fingerprint."""
+    files = _real_photos(sample, tmp_path / "photos")
+    cache_dir = tmp_path / "cache"
+    first = load_images(files, 32, cache_dir=cache_dir)
+    by_size = sorted(files, key=lambda p: p.stat().st_size)
+    small, big = by_size[0], by_size[-1]
+    st = big.stat()
+    # the smaller photo, padded after its PNG end to the larger one's size (Pillow ignores it)
+    big.write_bytes(small.read_bytes().ljust(st.st_size, b"\0"))
+    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (big.stat().st_size, big.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    again = load_images(files, 32, cache_dir=cache_dir)
+    i, j = files.index(big), files.index(small)
+    np.testing.assert_array_equal(again.images[i], again.images[j])  # the new pixels
+    assert not np.array_equal(again.images[i], first.images[i])
+    assert dataset_fingerprint(again) != dataset_fingerprint(first)
+    copy = _real_photos(sample, tmp_path / "copy")
+    assert dataset_fingerprint(load_images(copy, 32)) == dataset_fingerprint(first)

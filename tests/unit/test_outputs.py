@@ -82,7 +82,7 @@ def test_names_that_are_not_utf8_are_loaded_and_written_escaped(tmp_path):
     again = load_images(files, 32, cache_dir=tmp_path / "cache")  # from the cache
     assert again.names == got.names
     pd.DataFrame({"image": got.names}).to_csv(tmp_path / "names.csv")  # encodable
-    assert len(dataset_fingerprint(files)) == 16
+    assert len(dataset_fingerprint(again)) == 16
 
 
 def test_broken_links_are_counted_as_skipped(tmp_path, caplog):
