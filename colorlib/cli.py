@@ -36,6 +36,7 @@ from colorlib.config import (
     select_models,
 )
 from colorlib.errors import BUG_REPORT, ColorlibError, ConfigError
+from colorlib.stopping import Stopped, stop_on_signals
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -417,8 +418,8 @@ def _one_line(err: BaseException) -> str:
         what = "read-only" if err.errno == errno.EROFS else "not writable by you"
         return (
             f"cannot write {err.filename or 'an output'}: {what} ({err.strerror}). Point the "
-            "outputs at a folder you can write (--results-dir / --models-dir, --out, "
-            "--set cache_dir=...)"
+            "outputs at a folder you can write (--results-dir / --models-dir / --cache-dir, "
+            "--out, --set *_dir=...)"
         )
     return " ".join(str(err).split("\n")) or type(err).__name__
 
@@ -426,8 +427,10 @@ def _one_line(err: BaseException) -> str:
 def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
     """Run one command.
 
-    An anticipated failure (:class:`colorlib.errors.ColorlibError`, a full disk or a folder
-    that cannot be written) prints
+    SIGINT / SIGTERM (:mod:`colorlib.stopping`) end what the command started, print one line
+    saying how to resume and return 130 / 143. An anticipated failure
+    (:class:`colorlib.errors.ColorlibError`, a full disk or a folder that cannot be written)
+    prints
     ``error: <one line>`` and returns 2 (with ``-v`` the traceback first, for debugging).
     Anything else is a bug: its traceback and a line saying so, then exit code 1.
     """
@@ -439,7 +442,11 @@ def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     logging.getLogger("PIL").setLevel(logging.WARNING)
     try:
-        return args.func(args)
+        with stop_on_signals():
+            return args.func(args)
+    except Stopped as stop:
+        print(f"{RESUME_HINTS.get(args.func, RESUME_HINT)} ({stop})", file=sys.stderr)
+        return stop.exit_code
     except ColorlibError as err:
         return _fail(err, args.verbose)
     except OSError as err:
@@ -448,6 +455,15 @@ def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
         return _fail(err, args.verbose)
     except Exception:
         return _bug()
+
+
+RESUME_HINT = "stopped: nothing half-written was kept; run the command again"
+RESUME_HINTS = {
+    cmd_study: "stopped: every finished run and each run's last saved epoch are kept; run the "
+    "same command again to resume (finished configurations are skipped)",
+    cmd_train: "stopped: the last saved epoch is kept; run the same command with --resume to "
+    "continue from it",
+}
 
 
 def _fail(err: BaseException, verbose: bool) -> int:

@@ -19,6 +19,8 @@ from colorlib.errors import ConfigError
 from colorlib.paths import project_root
 from colorlib.runs import StudyPaths
 
+TEMPLATES = Path(__file__).resolve().parent.parent / "notebooks"
+
 
 @dataclass(frozen=True)
 class Notebook:
@@ -27,7 +29,10 @@ class Notebook:
 
     @property
     def path(self) -> Path:
-        return project_root() / "notebooks" / self.name
+        """The template, from the installation (package data ``colorlib/notebooks/``; the
+        clone's ``notebooks/`` is a link to it): the study runs from any working directory
+        and from an installed colorlib, its outputs relative to the working directory."""
+        return TEMPLATES / self.name
 
     def parameters_source(self) -> str:
         """The parameters cell's code: one ``name = literal`` line per parameter."""

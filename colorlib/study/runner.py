@@ -36,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from colorlib import stopping
 from colorlib.atomic import read_csv, write_text
 from colorlib.config import (
     BASELINES,
@@ -321,6 +322,8 @@ def _run(
         try:
             execute(TRAIN, unit.paths.notebook, p)
         except Exception as err:  # keep going: every failure is reported at the end
+            if stopping.requested():  # its kernel was ended by SIGINT / SIGTERM
+                return Outcome(unit.model, "stopped", time.monotonic() - start, seed=unit.seed)
             return _outcome(unit, start, progress, err, traceback.format_exc())
         return _outcome(unit, start, progress)
 

@@ -121,7 +121,7 @@ def _check_overall_score(table: pd.DataFrame) -> None:
 
 
 def test_run_all_over_two_seeds(tmp_path, run_all):
-    done = run_all("--seeds", "1,2", "--models", "A,B,GRAY")
+    done = run_all("--seeds", "1,2", "--models", "A,B,GRAY", "--jobs", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     results, models = tmp_path / "results", tmp_path / "models"
     per_seed = {}

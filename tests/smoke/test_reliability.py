@@ -256,3 +256,56 @@ def test_a_checkpoint_is_bound_to_its_run(tmp_path, smoke_study, sample, cli):
     line = _one_line_error(cli("evaluate", "--model", "B", *smoke, "--set", "lambda_l1=10"))
     assert "was trained with another configuration of B" in line and "lambda_l1=100.0" in line
     assert metrics.read_bytes() == before
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder no command can write: a read-only bind mount (root, as CI runs), else a
+    folder without write permission; skipped where neither holds."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        source = tmp_path / "source"
+        source.mkdir()
+        bind = subprocess.run(
+            ["mount", "--bind", "-o", "ro", str(source), str(folder)], capture_output=True
+        )
+        mounted = bind.returncode == 0
+    else:
+        folder.chmod(0o555)
+    try:
+        (folder / "probe").write_bytes(b"")
+    except OSError:
+        pass
+    else:
+        pytest.skip("cannot make a read-only folder here (root without mount permission)")
+    yield folder
+    if mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+def test_a_read_only_output_folder_is_one_line(tmp_path, read_only, trained, sample, cli):
+    """--results-dir on a read-only mount: train, colorize --out and run_all each say which
+    folder they cannot write, in one line, exit 2."""
+    roots = [
+        "--set", f"models_dir={read_only / 'models'}",
+        "--set", f"results_dir={read_only / 'results'}",
+        "--set", f"cache_dir={tmp_path / 'cache'}",
+    ]  # fmt: skip
+    line = _one_line_error(
+        cli("train", "--model", "A", "--profile", "smoke", "--data", "sample", *roots)
+    )
+    assert line.startswith(f"error: cannot write {read_only}/"), line
+    photo = sorted((sample / "test").iterdir())[0]
+    out = read_only / "out"
+    line = _one_line_error(cli("colorize", photo, "--out", out, "--checkpoint", trained.best))
+    assert line.startswith(f"error: cannot write {read_only}/"), line
+    done = cli.run_all(
+        "--profile", "smoke", "--data", "sample", "--models", "GRAY",
+        "--results-dir", read_only / "results", "--models-dir", read_only / "models",
+        "--cache-dir", tmp_path / "cache",
+    )  # fmt: skip
+    line = _one_line_error(done)
+    assert line.startswith(f"error: cannot write {read_only}/"), line

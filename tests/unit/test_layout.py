@@ -29,6 +29,7 @@ LAYERS = {
         "replicas",
         "stats",
         "errors",
+        "stopping",
     },
     1: {"data"},
     2: {"runs", "checkpoints", "plots", "run_writer"},
