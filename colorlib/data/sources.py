@@ -166,8 +166,9 @@ def holdout(files: list[Path], n_val: int, seed: int) -> tuple[list[Path], list[
     """Seeded split of ``files`` into (train, val) with ``n_val`` photos held out; order kept."""
     if not 0 < n_val < len(files):
         raise ConfigError(
-            f"holding out {n_val} photos for validation needs between 1 and "
-            f"{len(files) - 1} of them; {len(files)} training photos found"
+            f"holding out {n_val} photos for validation (val_holdout; the split notebook's "
+            f"n_val) needs between 1 and {len(files) - 1} of them; {len(files)} training "
+            "photos found"
         )
     order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
     held = set(order[:n_val])
