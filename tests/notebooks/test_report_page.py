@@ -192,15 +192,23 @@ def test_the_studys_cache_is_where_it_was_asked(hostile_study):
     assert sorted((results.parent / "cache").glob("images_*.npy"))
 
 
-def test_a_gray_study_rerun_on_other_data_is_refused(hostile_study, cli):
+def test_a_gray_study_rerun_on_other_data_is_refused(hostile_study, cli, sample):
     """GRAY's results are a run like any other: another --data into the same folders is
     refused, as it is for a trained configuration, and the earlier results stay (this test
-    runs last in the module: it reruns the study into the fixture's folders)."""
+    runs last in the module: it reruns the study into the fixture's folders). The other
+    folder has the same training and validation photos (so the study's split is the same one)
+    and other test photos."""
     results, _ = hostile_study
     metrics = results / "GRAY" / "metrics_GRAY.csv"
     before = metrics.read_bytes()
+    other = results.parent / "other_photos"
+    for split in ("train", "val"):
+        shutil.copytree(results.parent / "photos" / split, other / split)
+    (other / "test").mkdir()
+    for p in sorted((sample / "test").iterdir())[-6:]:
+        shutil.copy(p, other / "test" / p.name)
     done = cli.run_all(
-        "--profile", "smoke", "--data", "sample", "--models", "GRAY",
+        "--profile", "smoke", "--data", other, "--models", "GRAY",
         "--set", f"cache_dir={results.parent / 'cache'}",
         "--results-dir", results, "--models-dir", results.parent / "models",
     )  # fmt: skip
