@@ -247,13 +247,14 @@ def test_a_checkpoint_is_bound_to_its_run(tmp_path, smoke_study, sample, cli):
     assert f"missing keys: {first}" in line and "unexpected keys: extra.weight" in line
     assert not (tmp_path / "out").exists()
 
-    # B's own run, then B evaluated at the cpu profile's settings into the same folders
+    # B's own run (its own config: no --profile), then B with another loss weight
     shutil.copytree(smoke_study.paths.run("B").models, tmp_path / "models" / "B")
-    done = cli("evaluate", "--model", "B", *smoke)
+    own = ["--device", "cpu", *roots]
+    done = cli("evaluate", "--model", "B", *own)
     assert done.returncode == 0, done.stderr
     metrics = tmp_path / "results" / "B" / "metrics_B.csv"
     before = metrics.read_bytes()
-    line = _one_line_error(cli("evaluate", "--model", "B", *smoke, "--set", "lambda_l1=10"))
+    line = _one_line_error(cli("evaluate", "--model", "B", *own, "--set", "lambda_l1=10"))
     assert "was trained with another configuration of B" in line and "lambda_l1=100.0" in line
     assert metrics.read_bytes() == before
 
