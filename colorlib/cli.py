@@ -58,7 +58,7 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
     with ``--data``, ``--device`` and ``--set`` applied on top."""
     if args.profile:
         return _config(args)
-    from colorlib.checkpoints import load_checkpoint, require_run
+    from colorlib.checkpoints import load_checkpoint
     from colorlib.runs import RunPaths, saved_config
 
     overrides = _overrides(args)
@@ -68,8 +68,9 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
         saved = saved_config(paths) or default
     else:
         ckpt = args.checkpoint or paths.best
-        saved = load_checkpoint(ckpt, kind="generator")["config"]
-        require_run(ckpt, saved, saved.replace(model_id=args.model))
+        # under the run's name: a checkpoint of another model is refused by the evaluation
+        # (colorlib.checkpoints.require_run), never recorded as this one
+        saved = load_checkpoint(ckpt, kind="generator")["config"].replace(model_id=args.model)
     return saved.replace(**overrides)
 
 

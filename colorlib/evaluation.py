@@ -33,7 +33,7 @@ from colorlib.errors import NonFiniteError, OutputExistsError
 from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored, set_value
 from colorlib.networks import GRAY
 from colorlib.plots import sample_grid
-from colorlib.runs import RunPaths, exclusive, record_run, saved_config
+from colorlib.runs import RunPaths, exclusive, record_run, recorded_differences
 from colorlib.runtime import select_device
 from colorlib.stats import bootstrap_ci
 
@@ -129,8 +129,7 @@ def _predictor(
 def _require_same_run(cfg: ExperimentConfig, paths: RunPaths) -> None:
     """Refuse to evaluate ``cfg`` into a results folder whose ``run.json`` records another
     configuration ("what" fields): a baseline's results are a run like any trained one."""
-    recorded = saved_config(paths)
-    changed = recorded.differs_from(cfg) if recorded is not None else []
+    changed = recorded_differences(cfg)
     if changed:
         raise OutputExistsError(
             f"{paths.run_json} records a run of {cfg.model_id} with another configuration "

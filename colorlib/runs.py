@@ -278,6 +278,13 @@ def saved_config(paths: RunPaths) -> ExperimentConfig | None:
     return ExperimentConfig.from_dict(record["config"]) if record and record.get("config") else None
 
 
+def recorded_differences(cfg: ExperimentConfig) -> list[str]:
+    """The "what" fields in which the config recorded in ``cfg``'s ``run.json`` differs from
+    ``cfg`` (empty when they agree or nothing is recorded yet)."""
+    recorded = saved_config(RunPaths.of(cfg))
+    return recorded.differs_from(cfg) if recorded is not None else []
+
+
 def evaluated_record(cfg: ExperimentConfig) -> dict[str, Any] | None:
     """The ``run.json`` of ``cfg``'s run when it was evaluated (its summary written) with a
     config that differs from ``cfg`` in no "what" field; else ``None``."""

@@ -34,7 +34,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -178,15 +178,13 @@ def load_images(
         names, skipped, digests, converted = _fill(target, decoded, on_bad, len(files))
         if not names:
             raise DataError(f"no usable images among {len(files)} files (skipped: {skipped})")
+        decoded_set = ImageSet(target[: len(names)], names, skipped, digests, converted)
         if cache is None:
-            return ImageSet(target[: len(names)], names, skipped, digests, converted)
+            return decoded_set
         target.flush()
-        decoded_set = ImageSet(target, names, skipped, digests, converted)
-        _commit_cache(cache, target, len(names), decoded_set)
-    fresh = _read_cache(cache)
-    if fresh is None:  # another process replaced it meanwhile with a file that does not match
-        raise DataError(f"the decode cache {cache} changed while it was written; run again")
-    return fresh
+        _commit_cache(cache, target, decoded_set)
+    # the file just published (and hashed): opened, not verified again
+    return replace(decoded_set, images=np.load(cache, mmap_mode="r"))
 
 
 def _fill(target: np.ndarray, decoded: Iterator[tuple], on_bad: str, n_files: int) -> tuple:
@@ -262,10 +260,12 @@ class _decode_target:
             self.tmp.unlink(missing_ok=True)
 
 
-def _commit_cache(cache: Path, rows: np.ndarray, n: int, decoded: ImageSet) -> None:
-    """Publish ``rows[:n]`` as ``cache`` (``.npy``) and then its index (``.json``: the names,
-    skips and digests of ``decoded``, the shape, the file's size and SHA-256), the commit
-    point: a cache without its index is not read, one that does not match it is rebuilt."""
+def _commit_cache(cache: Path, rows: np.ndarray, decoded: ImageSet) -> None:
+    """Publish ``decoded`` (its photos: the first rows of the memory-mapped ``rows``) as
+    ``cache`` (``.npy``) and then its index (``.json``: the names, skips, digests and
+    conversions, the shape, the file's size and SHA-256), the commit point: a cache without
+    its index is not read, one that does not match it is rebuilt."""
+    n = len(decoded)
     if n == len(rows):
         os.replace(rows.filename, cache)
     else:  # skipped photos: the first n rows, compacted into their own file
@@ -298,25 +298,21 @@ def _read_cache(cache: Path) -> ImageSet | None:
     index_file = cache.with_suffix(".json")
     if not index_file.exists():
         return None  # never committed (a crash between the two writes): decoded anew
-    problem = _mismatch(cache, index_file)
-    if problem:
-        log.warning("decode cache %s does not match its index (%s): decoding anew", cache, problem)
-        index_file.unlink(missing_ok=True)
-        cache.unlink(missing_ok=True)
-        return None
-    index = json.loads(index_file.read_text())
-    images = np.load(cache, mmap_mode="r")
-    return ImageSet(
-        images, index["names"], index["skipped"], index["digests"], index["converted"]
-    )
+    verified = _open_verified(cache, index_file)
+    if isinstance(verified, ImageSet):
+        return verified
+    log.warning("decode cache %s does not match its index (%s): decoding anew", cache, verified)
+    index_file.unlink(missing_ok=True)
+    cache.unlink(missing_ok=True)
+    return None
 
 
-def _mismatch(cache: Path, index_file: Path) -> str:
-    """What keeps ``cache`` from being its index's set (``""``: nothing)."""
+def _open_verified(cache: Path, index_file: Path) -> ImageSet | str:
+    """``cache`` opened as its index's set, or what keeps it from being that set."""
     try:
         index = json.loads(index_file.read_text())
         shape, names, digests = list(index["shape"]), list(index["names"]), index["digests"]
-        dict(index["converted"])
+        skipped, converted = dict(index["skipped"]), dict(index["converted"])
         size, checksum, count = int(index["bytes"]), str(index["sha256"]), int(shape[0])
         counts = (len(names), len(digests))
     except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
@@ -330,12 +326,12 @@ def _mismatch(cache: Path, index_file: Path) -> str:
     if _file_sha256(cache) != checksum:
         return "its SHA-256 differs from the index's"
     try:
-        header = np.load(cache, mmap_mode="r")
+        images = np.load(cache, mmap_mode="r")
     except (OSError, ValueError, EOFError) as err:
         return f"unreadable .npy: {err}"
-    if list(header.shape) != shape or header.dtype != np.uint8:
-        return f"shape {list(header.shape)} {header.dtype}, the index says {shape} uint8"
-    return ""
+    if list(images.shape) != shape or images.dtype != np.uint8:
+        return f"shape {list(images.shape)} {images.dtype}, the index says {shape} uint8"
+    return ImageSet(images, names, skipped, digests, converted)
 
 
 def _file_sha256(path: Path) -> str:

@@ -199,7 +199,8 @@ def run_study(
     models = model_ids() if models is None else models
     _check_choices(models, profile, seeds, overrides or {})
     roots, overrides = study_roots(models_dir, results_dir, cache_dir, overrides)
-    models_dir, results_dir, cache_dir = roots.values()
+    models_dir, results_dir = roots["models_dir"], roots["results_dir"]
+    cache_dir = roots["cache_dir"]
     study = StudyPaths(under_root(results_dir), under_root(models_dir))
     extra = test_sets.test_sets_of(also_test)
     several = len(seeds) > 1

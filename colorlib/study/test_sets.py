@@ -24,7 +24,7 @@ from colorlib.data import find_images
 from colorlib.data.folders import has_split
 from colorlib.errors import ConfigError
 from colorlib.evaluation import evaluate
-from colorlib.runs import RunPaths, StudyPaths, evaluated_record, saved_config
+from colorlib.runs import RunPaths, StudyPaths, evaluated_record, recorded_differences
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ def evaluate_on(
     checkpoint = None if cfg.model_id in BASELINES else run.best
     if not force and _up_to_date(target, checkpoint):
         return False
-    earlier = saved_config(RunPaths.of(target))
-    if earlier is not None and earlier.differs_from(target):  # scores of another config
+    if recorded_differences(target):  # scores of another config: redone
         shutil.rmtree(RunPaths.of(target).results)
     evaluate(target, checkpoint=checkpoint)
     return True
