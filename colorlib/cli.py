@@ -4,6 +4,7 @@
     colorize   colour photos of any size            presets    the ten configurations, profiles
     info       hardware and weight status           weights    prepare / status of ImageNet weights
     data       sample / download / split            study      the whole study (as run_all.py)
+    export     a generator as ONNX (onnxruntime)
 
 Every ``--data`` accepts ``sample`` (the embedded photos). Anticipated failures
 (:mod:`colorlib.errors`) print one line ``error: ...`` and exit with code 2; anything else is a
@@ -247,6 +248,14 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     return 0 if not failed else 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from colorlib.export import export_onnx
+
+    out = export_onnx(args.checkpoint, args.out, opset=args.opset)
+    print(f"exported {args.checkpoint} to {out} (ONNX opset {args.opset})")
+    return 0
+
+
 def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -311,7 +320,7 @@ def _add_run_commands(sub) -> None:
 
 
 def _add_data_commands(sub) -> None:
-    """data, colorize."""
+    """data, colorize, export."""
     p = sub.add_parser("data", help="the embedded sample, the Kaggle download, a validation split")
     p.add_argument(
         "action",
@@ -344,6 +353,23 @@ def _add_data_commands(sub) -> None:
     )
     p.add_argument("--device", help="auto (default), cpu, cuda, mps")
     p.set_defaults(func=cmd_colorize)
+
+    from colorlib.export import OPSET
+
+    p = sub.add_parser(
+        "export",
+        help="a checkpoint's generator as an ONNX model (onnxruntime, no torch)",
+        description="Writes the generator of a checkpoint (e.g. models/A/best_model.pt; any "
+        "configuration: U-Net or VGG16 encoder, regression or classification head) as one "
+        "ONNX file. Input 'L': float32 (N, 1, S, S), L*/50 - 1; output 'ab': float32 "
+        "(N, 2, S, S), (a*, b*)/128; N is dynamic, S is the run's image_size (256 for the "
+        "full profile, 64 cpu, 32 smoke), also in the model's metadata_props. The README "
+        "shows how to colorize a photo with onnxruntime alone.",
+    )
+    p.add_argument("--checkpoint", required=True, help="a generator checkpoint (.pt)")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument("--opset", type=int, default=OPSET, help=f"ONNX opset (default {OPSET})")
+    p.set_defaults(func=cmd_export)
 
 
 def _add_study_command(sub) -> None:
@@ -401,6 +427,11 @@ def _add_study_command(sub) -> None:
     p.set_defaults(func=cmd_study)
 
 
+# libraries whose INFO lines are theirs, not the user's: papermill's per notebook ("Input
+# Notebook", "Executing notebook with kernel"), the ONNX exporter's graph passes, matplotlib's
+# and PIL's (shown with -v)
+QUIET_LIBRARIES = ("matplotlib", "PIL", "papermill", "onnx_ir", "onnxscript")
+
 # errors of the user's environment rather than of colorlib: the message names the file
 DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)  # a read-only mount, another's folder
@@ -440,8 +471,8 @@ def main(argv: list[str] | None = None, prog: str = "colorlib") -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    logging.getLogger("PIL").setLevel(logging.WARNING)
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         with stop_on_signals():
             return args.func(args)

@@ -97,6 +97,8 @@ class ExperimentConfig:
     # bit-identical to the default foreach Adam that produced the committed tables
     fused_adam: bool = False
     num_workers: int = 0  # DataLoader processes gathering uint8 batches (augmentation: on device)
+    # per-epoch scalars and the validation grid as TensorBoard events in results/{ID}/tensorboard
+    tensorboard: bool = False
     backbone: str = "imagenet"  # "random" only for tiny tests: results labelled as such
     # --- output roots (relative paths are relative to the working directory)
     models_dir: str = "models"
@@ -213,12 +215,13 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
 
 # Where and how a run computes, not what it computes: a run may resume, and a finished run still
 # counts as complete, when only these differ (another device or GPU, more data workers, output
-# roots moved, checkpoints written more often, more validation images drawn). Every other field
-# is "what": it changes the weights or the metrics.
+# roots moved, checkpoints written more often, more validation images drawn, TensorBoard
+# events written or not). Every other field is "what": it changes the weights or the metrics.
 HOW_FIELDS = frozenset(
     {
         "device",
         "num_workers",
+        "tensorboard",
         "models_dir",
         "results_dir",
         "cache_dir",

@@ -3,9 +3,10 @@
 After each epoch, in this order: ``best_model.pt`` when validation improved, the interval
 checkpoint and its validation sample grid, the history CSV and PNG, and last the training
 state, which is the epoch's commit point (a run killed before it resumes from the previous
-epoch). And the run's record ``run.json`` (:func:`colorlib.runs.record_run`) at the start and
-the end of training. In a data-parallel run only rank 0 writes: the other ranks' writer is
-built with ``active=False`` and writes nothing.
+epoch). With ``tensorboard=True``, also the epoch's TensorBoard events (:class:`Events`). And the
+run's record ``run.json`` (:func:`colorlib.runs.record_run`) at the start and the end of
+training. In a data-parallel run only rank 0 writes: the other ranks' writer is built with
+``active=False`` and writes nothing.
 """
 
 from __future__ import annotations
@@ -13,14 +14,59 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
 from colorlib.atomic import write_csv
 from colorlib.checkpoints import save_checkpoint
 from colorlib.config import ExperimentConfig
-from colorlib.plots import plot_history, sample_grid
+from colorlib.plots import plot_history, sample_grid, to_rgb_images
 from colorlib.runs import RunPaths, record_run
+
+
+class Events:
+    """The run's TensorBoard events (``results/{ID}/tensorboard/``, through
+    ``torch.utils.tensorboard``), step = epoch (1-based): every column of the training history
+    but ``epoch`` as a scalar (``loss/{term}``, ``val/l1``, ``lr``, ``seconds``) and, at the
+    epochs that write a sample grid, that grid's gray inputs, truths and predictions as one
+    image (``val/samples``). Flushed after every epoch. A resumed run opens the folder with
+    ``purge_step`` = its next epoch, so events of epochs after the last commit point (a run
+    killed between the two) are discarded by TensorBoard instead of shown twice."""
+
+    def __init__(self, paths: RunPaths) -> None:
+        self.paths, self.writer = paths, None
+
+    def epoch(self, row: dict[str, float], samples=None) -> None:
+        """Write one history ``row`` and, when given, the ``(L, ab_true, ab_pred)`` grid."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        step = int(row["epoch"])
+        if self.writer is None:
+            self.writer = SummaryWriter(str(self.paths.tensorboard), purge_step=step)
+        for key, value in row.items():
+            if key != "epoch":
+                self.writer.add_scalar(_tag(key), value, step)
+        if samples is not None:
+            L, ab, pred = samples
+            gray = to_rgb_images(L, torch.zeros_like(ab))
+            rows = [np.concatenate(r, axis=1) for r in zip(gray, to_rgb_images(L, ab),
+                                                          to_rgb_images(L, pred))]  # fmt: skip
+            self.writer.add_image("val/samples", np.concatenate(rows, axis=0), step,
+                                  dataformats="HWC")  # fmt: skip
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _tag(column: str) -> str:
+    """The TensorBoard tag of a history column: ``val_l1`` -> ``val/l1``, ``l1`` -> ``loss/l1``."""
+    if column.startswith("val_"):
+        return "val/" + column[len("val_") :]
+    return column if column in ("lr", "seconds") else f"loss/{column}"
 
 
 class RunWriter:
@@ -29,6 +75,7 @@ class RunWriter:
     def __init__(self, cfg: ExperimentConfig, *, active: bool = True) -> None:
         self.cfg, self.active = cfg, active
         self.paths = RunPaths.of(cfg)
+        self.events = Events(self.paths) if active and cfg.tensorboard else None
 
     def samples_due(self, epoch: int) -> bool:
         """Whether ``epoch`` (1-based) writes an interval checkpoint and a sample grid."""
@@ -53,9 +100,10 @@ class RunWriter:
         cfg, paths = self.cfg, self.paths
         if improved:
             save_checkpoint(paths.best, "generator", cfg, generator=generator, **meta)
+        grid = None
         if self.samples_due(epoch):
             save_checkpoint(paths.checkpoint(epoch), "generator", cfg, generator=generator, **meta)
-            L, ab, pred = samples()
+            L, ab, pred = grid = samples()
             sample_grid(
                 L,
                 {"ground truth": ab, f"{cfg.model_id} epoch {epoch}": pred},
@@ -65,8 +113,15 @@ class RunWriter:
         frame = pd.DataFrame(history)
         write_csv(frame, paths.history_csv, index=False)
         plot_history(frame, paths.history_png, f"{cfg.model_id}: training history")
+        if self.events is not None:
+            self.events.epoch(history[-1], grid)
         # the training state is written last: it is the commit point of the epoch
         save_checkpoint(paths.state, "training_state", cfg, **state())
+
+    def close(self) -> None:
+        """Close what stays open across epochs (the TensorBoard events)."""
+        if self.events is not None:
+            self.events.close()
 
     def record(self, device: torch.device, **sections: Any) -> None:
         """A fresh ``run.json`` for the run (the config, provenance and ``sections``)."""

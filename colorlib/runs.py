@@ -93,6 +93,12 @@ class RunPaths:
         found = [p for p in self.results.glob(f"{prefix}*.png") if p.stem[len(prefix) :].isdigit()]
         return sorted(found, key=lambda p: int(p.stem[len(prefix) :]))
 
+    @property
+    def tensorboard(self) -> Path:
+        """The run's TensorBoard event files (``tensorboard=True``): ``tensorboard --logdir
+        results`` shows every configuration and seed side by side."""
+        return self.results / "tensorboard"
+
     # --- evaluation outputs
     @property
     def metrics_csv(self) -> Path:

@@ -200,8 +200,12 @@ class Trainer:
         folders for the whole time (:func:`colorlib.runs.exclusive`)."""
         if not self.replicas.main:  # rank 0 holds the folders for the whole run
             return self._fit(resume)
-        with exclusive(self.paths.models, self.paths.results, what=f"training {self.cfg.model_id}"):
-            return self._fit(resume)
+        what = f"training {self.cfg.model_id}"
+        with exclusive(self.paths.models, self.paths.results, what=what):
+            try:
+                return self._fit(resume)
+            finally:
+                self.writer.close()
 
     def _fit(self, resume: bool) -> pd.DataFrame:
         cfg = self.cfg

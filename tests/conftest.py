@@ -12,6 +12,7 @@ without it (and fail in CI, where ``COLORLIB_REQUIRE_SHARED=1``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -58,6 +59,58 @@ def sample() -> Path:
     from colorlib.data import sample_dataset
 
     return sample_dataset()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium_executable() -> str:
+    for candidate in (
+        os.environ.get("COLORLIB_CHROMIUM"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    if os.environ.get("COLORLIB_REQUIRE_BROWSER") == "1":
+        pytest.fail("no Chromium found, and COLORLIB_REQUIRE_BROWSER=1 (CI installs it)")
+    pytest.skip("no Chromium found: apt-get install chromium (or set COLORLIB_CHROMIUM)")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A factory: ``with chromium(**page_options) as page`` is a new page in headless Debian
+    Chromium, driven by Playwright (its own browser download cannot work here);
+    ``page.problems`` collects console errors and page errors, ``page.requests`` every URL
+    the page asked for."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium_executable()
+
+    @contextlib.contextmanager
+    def opened(**page_options):
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
+            page = browser.new_page(**page_options)
+            page.problems, page.requests = [], []
+            page.on(
+                "console",
+                lambda m: m.type == "error" and page.problems.append(f"console error: {m.text}"),
+            )
+            page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+            page.on("request", lambda r: page.requests.append(r.url))
+            try:
+                yield page
+            finally:
+                browser.close()
+
+    return opened
 
 
 @pytest.fixture(scope="session")

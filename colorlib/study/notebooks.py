@@ -85,6 +85,24 @@ def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) ->
         )
 
 
+def kernel_manager_class():
+    """nbclient's kernel manager with CurveZMQ transport encryption where pyzmq has it
+    (``transport_encryption="auto"``: keys are provisioned when the kernelspec declares
+    support, as ipykernel >= 7.3's does). The kernel's messages stay encrypted on the local
+    TCP ports, and ipykernel has no "Kernel is running over TCP without encryption" warning
+    to print for every notebook run."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _encrypted(self) -> str:
+            return "auto" if zmq.has("curve") else "disabled"
+
+    return EncryptedKernelManager
+
+
 def execute(notebook: Notebook, output: str | os.PathLike, parameters: dict[str, Any]) -> None:
     """Run ``notebook`` with ``parameters`` into ``output`` (working directory: the project)."""
     import papermill
@@ -100,6 +118,7 @@ def execute(notebook: Notebook, output: str | os.PathLike, parameters: dict[str,
             cwd=str(project_root()),
             progress_bar=False,
             log_output=False,
+            kernel_manager_class=kernel_manager_class(),
         )
     except papermill.PapermillExecutionError as err:
         # the kernel stopped on one of colorlib's anticipated errors: the user's to fix, told in

@@ -2,7 +2,6 @@
 
 import contextlib
 import csv
-import os
 import shutil
 from pathlib import Path
 
@@ -12,26 +11,6 @@ import pytest
 
 from colorlib.config import PRESETS
 from colorlib.runs import StudyPaths
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str:
-    for candidate in (
-        os.environ.get("COLORLIB_CHROMIUM"),
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-    ):
-        if candidate and Path(candidate).exists():
-            return candidate
-    if os.environ.get("COLORLIB_REQUIRE_BROWSER") == "1":
-        pytest.fail("no Chromium found, and COLORLIB_REQUIRE_BROWSER=1 (CI installs it)")
-    pytest.skip("no Chromium found: apt-get install chromium (or set COLORLIB_CHROMIUM)")
 
 
 @pytest.fixture(scope="module")
@@ -46,32 +25,19 @@ def models(study) -> list[str]:
 
 
 @contextlib.contextmanager
-def _opened(path: Path):
-    """``path`` in headless Chromium; ``page.problems`` collects console and page errors,
-    ``page.requests`` every URL asked for, ``window.__alerts`` every ``alert`` called."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.problems, page.requests = [], []
-
-        def console(message):
-            if message.type == "error":
-                page.problems.append(f"console error: {message.text}")
-
-        page.on("console", console)
-        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-        page.on("request", lambda r: page.requests.append(r.url))
+def _opened(chromium, path: Path):
+    """``path`` in headless Chromium (:func:`conftest.chromium`); ``page.problems`` collects
+    console and page errors, ``page.requests`` every URL asked for, ``window.__alerts`` every
+    ``alert`` called."""
+    with chromium(viewport={"width": 1200, "height": 900}) as page:
         page.add_init_script("window.__alerts = []; window.alert = m => window.__alerts.push(m);")
         page.goto(path.as_uri())
         yield page
-        browser.close()
 
 
 @pytest.fixture
-def page(study):
-    with _opened(study.report()["page"]) as page:
+def page(study, chromium):
+    with _opened(chromium, study.report()["page"]) as page:
         yield page
 
 
@@ -158,9 +124,9 @@ def hostile_study(tmp_path_factory, cli, sample):
     return root / "results", sorted(names)
 
 
-def test_no_file_name_can_break_the_page(hostile_study):
+def test_no_file_name_can_break_the_page(hostile_study, chromium):
     results, names = hostile_study
-    with _opened(results / "Evaluate" / "report.html") as page:
+    with _opened(chromium, results / "Evaluate" / "report.html") as page:
         assert page.problems == [] and page.evaluate("window.__alerts") == []
         assert _column(page) == ["GRAY"]
         shown = page.eval_on_selector_all("#image option", "os => os.map(o => o.textContent)")

@@ -5,7 +5,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -76,8 +78,11 @@ def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, smo
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, smoke_config):
-    """A real `kill -9` of a training subprocess mid-run, then --resume."""
+    """A real `kill -9` of a training subprocess mid-run, then --resume; both runs write
+    TensorBoard events, which show each epoch once and equal the history CSV."""
     common = [
+        "--set",
+        "tensorboard=true",
         "--profile",
         "smoke",
         "--data",
@@ -139,6 +144,31 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, smoke_config):
     assert [[h[k] for k in hist] for h in whole["history"]] == [
         [h[k] for k in hist] for h in resumed["history"]
     ]
+    for root in ("whole", "killed"):
+        _events_match_the_history(tmp_path / root / "results" / "B", grids=[2, 4, 6])
+
+
+def _events_match_the_history(results: Path, grids: list[int]) -> None:
+    """The TensorBoard events of ``results`` (read back with tensorboard's EventAccumulator)
+    hold every column of its training history CSV, once per epoch, and the sample grid at the
+    epochs ``grids``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    paths = RunPaths("B", results.parent, results)
+    events = EventAccumulator(str(paths.tensorboard), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    history = pd.read_csv(paths.history_csv)
+    tags = {"lr": "lr", "seconds": "seconds", "val_l1": "val/l1"}
+    tags |= {c: f"loss/{c}" for c in ("loss_G", "loss_D", "l1", "adv")}
+    assert set(events.Tags()["scalars"]) == set(tags.values())
+    assert set(history.columns) == {"epoch", *tags}
+    for column, tag in tags.items():
+        logged = events.Scalars(tag)
+        assert [e.step for e in logged] == list(history["epoch"]), tag
+        np.testing.assert_allclose([e.value for e in logged], history[column], rtol=1e-6)
+    images = events.Images("val/samples")
+    assert [e.step for e in images] == grids
+    assert all(e.width == 3 * 32 and e.height == 2 * 32 for e in images)  # 2 rows of 3 tiles
 
 
 def test_existing_run_needs_resume_and_same_config(tmp_path, smoke_config):
