@@ -209,7 +209,7 @@ def smoke_study(tmp_path_factory, cli):
         "--models-dir", paths.models, "--results-dir", paths.results, "--jobs", "2",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    return SmokeStudy(paths, done.stdout)
+    return SmokeStudy(paths, done.stdout, done.stderr)
 
 
 SMOKE_TEST_SET = "flat_tiles"  # the smoke study's further test set (a flat folder)
@@ -219,4 +219,5 @@ SMOKE_TEST_SET = "flat_tiles"  # the smoke study's further test set (a flat fold
 class SmokeStudy:
     paths: Any  # colorlib.runs.StudyPaths
     stdout: str
+    stderr: str
     test_set: str = SMOKE_TEST_SET  # the name of its --also-test folder

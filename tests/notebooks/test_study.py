@@ -2,6 +2,7 @@
 named (README, "Outputs")."""
 
 import os
+import re
 import stat
 
 import numpy as np
@@ -75,6 +76,16 @@ def test_run_all_smoke_produces_every_output(smoke_study, cli):
         "--models-dir", models, "--results-dir", results,
     )  # fmt: skip
     assert again.returncode == 0 and again.stdout.count("skipped") >= 2
+
+
+def test_a_study_says_only_its_own_lines(smoke_study):
+    """What a user reads is the study's progress lines and results: no kernel-transport
+    warning per notebook, no papermill INFO lines, no warning of any library."""
+    said = (smoke_study.stdout + smoke_study.stderr).splitlines()
+    noise = [line for line in said if re.search(r"warn|IPKernelApp|papermill", line, re.I)]
+    assert not noise, noise
+    others = [line for line in smoke_study.stderr.splitlines() if " colorlib." not in line]
+    assert not others, others  # what is on stderr is colorlib's own log lines
 
 
 def test_also_test_writes_its_tables_and_page_section(smoke_study):
