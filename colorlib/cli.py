@@ -359,8 +359,9 @@ def _add_data_commands(sub) -> None:
     p = sub.add_parser(
         "export",
         help="a checkpoint's generator as an ONNX model (onnxruntime, no torch)",
-        description="Writes the generator of a checkpoint (e.g. models/A/best_model.pt; any "
-        "configuration: U-Net or VGG16 encoder, regression or classification head) as one "
+        description="Writes the generator of a checkpoint (a run's best or interval one under "
+        "models/ID/; any configuration: U-Net or VGG16 encoder, regression or classification "
+        "head) as one "
         "ONNX file. Input 'L': float32 (N, 1, S, S), L*/50 - 1; output 'ab': float32 "
         "(N, 2, S, S), (a*, b*)/128; N is dynamic, S is the run's image_size (256 for the "
         "full profile, 64 cpu, 32 smoke), also in the model's metadata_props. The README "

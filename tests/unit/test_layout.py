@@ -33,7 +33,7 @@ LAYERS = {
     },
     1: {"data"},
     2: {"runs", "checkpoints", "plots", "run_writer"},
-    3: {"training", "evaluation", "colorize"},
+    3: {"training", "evaluation", "colorize", "export"},
     4: {"study"},
     5: {"cli", "__main__"},
 }
