@@ -184,7 +184,16 @@ def _errors(notebook: dict) -> list[str]:
     ]
 
 
-def _only_localhost(page, lab: Lab) -> None:
+def _run_through_the_ui(page, lab: Lab, name: str) -> None:
+    """Open ``name``, Run All Cells, save it: the saved notebook holds no error output."""
+    _open(page, lab, name)
+    _run_all(page)
+    errors = _errors(_save(page, lab, name))
+    assert not errors, errors
+
+
+def _no_console_error_and_only_localhost(page, lab: Lab) -> None:
+    assert not page.problems, page.problems
     outside = [u for u in page.requests if not u.startswith((lab.url, "blob:", "data:"))]
     assert not outside, outside
 
@@ -223,10 +232,7 @@ def _changes(page, output: int, before: list[str], what: str) -> list[str]:
 
 def test_explore_in_jupyterlab(lab, browser_page, tmp_path):
     page = browser_page
-    _open(page, lab, EXPLORE.name)
-    _run_all(page)
-    saved = _save(page, lab, EXPLORE.name)
-    assert not _errors(saved), _errors(saved)
+    _run_through_the_ui(page, lab, EXPLORE.name)
     assert page.get_by_text("Loading widget...").count() == 0
     assert page.locator(f"{PANEL} .jupyter-widgets.widget-slider").count() == 1
     assert page.locator(f"{PANEL} .widget-upload").count() == 1
@@ -264,16 +270,12 @@ def test_explore_in_jupyterlab(lab, browser_page, tmp_path):
     colours = page.locator(f"{PANEL} .jp-CodeCell").nth(colorizer_cell).locator("img")
     colours.last.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "explore_upload.png"))
-    assert not page.problems, page.problems
-    _only_localhost(page, lab)
+    _no_console_error_and_only_localhost(page, lab)
 
 
 def test_train_model_in_jupyterlab(lab, browser_page, tmp_path):
     page = browser_page
-    _open(page, lab, TRAIN.name)
-    _run_all(page)
-    saved = _save(page, lab, TRAIN.name)
-    assert not _errors(saved), _errors(saved)
+    _run_through_the_ui(page, lab, TRAIN.name)
     figures = page.locator(f"{PANEL} .jp-OutputArea-output img")
     assert figures.count() >= 3  # the history, the last validation samples, the test results
     tables = page.locator(f"{PANEL} .jp-OutputArea-output table")
@@ -282,5 +284,4 @@ def test_train_model_in_jupyterlab(lab, browser_page, tmp_path):
     assert "psnr" in metrics and "ciede2000" in metrics
     assert (lab.root / "models" / "smoke" / "A" / "best_model.pt").exists()
     page.screenshot(path=str(tmp_path / "train_model.png"))
-    assert not page.problems, page.problems
-    _only_localhost(page, lab)
+    _no_console_error_and_only_localhost(page, lab)
