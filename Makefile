@@ -12,12 +12,12 @@ LOCK := requirements.lock
 
 # the locked environment: exactly the versions in requirements.lock (hashes checked; CPython
 # 3.11 on Linux x86-64, what CI runs), then colorlib itself, editable, with no dependencies of
-# its own to resolve. Elsewhere: `make venv LOCK=` installs from pyproject.toml's ranges.
+# its own to resolve (without setuptools' notice that an editable install is one). Elsewhere:
+# `make venv LOCK=` installs from pyproject.toml's ranges.
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 ifneq ($(LOCK),)
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
-	# (setuptools' notice that an editable install is one is not for colorlib's users)
 	PYTHONWARNINGS="ignore:Editable installation" \
 	  $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 else
