@@ -30,7 +30,7 @@ venv: $(VENV)/.installed
 
 # pip's own constraints on this machine (pip config global.constraint): they cap torch at the
 # build on local disk, so the lock holds what pip installs here
-PIP_CONSTRAINTS := $(shell $(PYTHON) -m pip config list 2>/dev/null | \
+PIP_CONSTRAINTS = $(shell $(PYTHON) -m pip config list 2>/dev/null | \
                      sed -n "s/^global.constraint='\(.*\)'$$/\1/p")
 
 # re-resolve every dependency (pyproject.toml's ranges, the dev extra) to the newest versions
@@ -40,12 +40,14 @@ lock: venv
 	  --strip-extras --no-emit-index-url --no-emit-find-links \
 	  $(addprefix -c ,$(PIP_CONSTRAINTS)) --output-file $(LOCK) pyproject.toml
 
-# JupyterLab from the project's environment on notebooks/ (the kernel: this .venv's python),
-# on localhost; kernels over CurveZMQ-encrypted transport (no plain-TCP warning per kernel)
+# JupyterLab from the project's environment on notebooks/, on localhost. The kernel is this
+# .venv's python: JUPYTER_PREFER_ENV_PATH puts the environment's kernelspec before a user's
+# own ~/.local/share/jupyter one. Kernels run over CurveZMQ-encrypted transport (no plain-TCP
+# warning per kernel).
 LAB_ROOT ?= notebooks
 LAB_ARGS ?=
 lab: weights
-	$(PY) -m jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --ServerApp.ip=127.0.0.1 \
+	JUPYTER_PREFER_ENV_PATH=1 $(PY) -m jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --ServerApp.ip=127.0.0.1 \
 	  --MappingKernelManager.transport_encryption=auto \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 

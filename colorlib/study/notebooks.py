@@ -95,6 +95,9 @@ def kernel_manager_class():
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
+    if not AsyncKernelManager.class_traits().get("transport_encryption"):
+        return AsyncKernelManager  # jupyter_client < 8.9: no encryption (nor its warning)
+
     class EncryptedKernelManager(AsyncKernelManager):
         @default("transport_encryption")
         def _encrypted(self) -> str:
