@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from colorlib.study.notebooks import EXPLORE, TRAIN
 
@@ -255,8 +256,10 @@ def test_explore_in_jupyterlab(lab, browser_page, tmp_path):
     assert picked[:2] == moved[:2] and picked[2] != moved[2]  # same image, other model
     page.screenshot(path=str(tmp_path / "explore_browser.png"))
 
-    photo = tmp_path / "my photo.jpg"
-    shutil.copy(sorted((lab.study.results.parent / "flat_tiles").iterdir())[0], photo)
+    import skimage.data
+
+    photo = tmp_path / "my photo.jpg"  # a real photo of another size than the test tiles
+    Image.fromarray(skimage.data.astronaut()).save(photo, quality=92)
     with page.expect_file_chooser() as chooser:  # the button opens the browser's file dialog
         page.locator(".widget-upload").click()
     chooser.value.set_files(str(photo))
@@ -267,8 +270,9 @@ def test_explore_in_jupyterlab(lab, browser_page, tmp_path):
     )
     labels = _labels(page, colorizer_cell)
     assert labels[labels.index("my photo.jpg (as gray)") + 1 :] == trained
-    colours = page.locator(f"{PANEL} .jp-CodeCell").nth(colorizer_cell).locator("img")
-    colours.last.scroll_into_view_if_needed()
+    # the whole notebook in one picture (docs/jupyterlab_explore.png is one of these)
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    page.locator(f"{PANEL} .jp-Cell").first.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "explore_upload.png"))
     _no_console_error_and_only_localhost(page, lab)
 
