@@ -86,24 +86,35 @@ def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) ->
 
 
 def kernel_manager_class():
-    """nbclient's kernel manager with CurveZMQ transport encryption where pyzmq has it
-    (``transport_encryption="auto"``: keys are provisioned when the kernelspec declares
-    support, as ipykernel >= 7.3's does). The kernel's messages stay encrypted on the local
-    TCP ports, and ipykernel has no "Kernel is running over TCP without encryption" warning
-    to print for every notebook run."""
+    """nbclient's kernel manager, made quiet for the study's notebook runs:
+
+    * CurveZMQ transport encryption where pyzmq has it (``transport_encryption="auto"``:
+      keys are provisioned when the kernelspec declares support, as ipykernel >= 7.3's
+      does), so the kernel's messages are encrypted on the local TCP ports and ipykernel has
+      no "Kernel is running over TCP without encryption" warning to print for every run;
+    * no SIGINT before the shutdown request. jupyter_client interrupts a kernel first when
+      shutting it down; a kernel that is idle after papermill's last cell can still be in a
+      message handler then, and prints "[IPKernelApp] ERROR | KeyboardInterrupt caught in
+      kernel." (seen about once per study under load). The shutdown request goes over the
+      control channel, which a busy kernel still answers, and SIGTERM, then SIGKILL, follow
+      when it does not.
+    """
     import zmq
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
-    if not AsyncKernelManager.class_traits().get("transport_encryption"):
-        return AsyncKernelManager  # jupyter_client < 8.9: no encryption (nor its warning)
+    class StudyKernelManager(AsyncKernelManager):
+        if AsyncKernelManager.class_traits().get("transport_encryption"):  # jupyter_client 8.9
 
-    class EncryptedKernelManager(AsyncKernelManager):
-        @default("transport_encryption")
-        def _encrypted(self) -> str:
-            return "auto" if zmq.has("curve") else "disabled"
+            @default("transport_encryption")
+            def _encrypted(self) -> str:
+                return "auto" if zmq.has("curve") else "disabled"
 
-    return EncryptedKernelManager
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:  # a shutdown's first step: skipped (above)
+                await super()._async_interrupt_kernel()
+
+    return StudyKernelManager
 
 
 def execute(notebook: Notebook, output: str | os.PathLike, parameters: dict[str, Any]) -> None:

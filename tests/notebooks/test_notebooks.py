@@ -115,3 +115,47 @@ def test_explore_notebook_on_a_study(smoke_study, tmp_path):
 def test_unknown_parameters_are_refused():
     with pytest.raises(ValueError, match=r"no parameter\(s\) \['modle_id'\]"):
         check_parameters(TRAIN.path, {"modle_id": "A"})
+
+
+@pytest.mark.parametrize("manager", ["jupyter_client's", "the study's"])
+def test_the_study_kernel_is_encrypted_and_shut_down_without_an_interrupt(manager):
+    """A real kernel started by the manager papermill is given: its connection has CurveZMQ
+    keys (so ipykernel prints no plain-TCP warning), and shutting it down sends no SIGINT
+    (which printed "KeyboardInterrupt caught in kernel" when it met a message handler).
+    jupyter_client's own manager, the control, sends one."""
+    import asyncio
+    import signal
+
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    from colorlib.study.notebooks import kernel_manager_class
+
+    cls = kernel_manager_class() if manager == "the study's" else AsyncKernelManager
+
+    async def start_and_stop() -> tuple[list[int], dict]:
+        km = cls(kernel_name="python3")
+        await km.start_kernel()
+        sent = []
+        send = km.provisioner.send_signal
+
+        async def counted(signum):
+            sent.append(signum)
+            await send(signum)
+
+        km.provisioner.send_signal = counted
+        client = km.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=60)
+        info = km.get_connection_info()
+        client.stop_channels()
+        await km.shutdown_kernel()
+        return sent, info
+
+    sent, info = asyncio.run(start_and_stop())
+    if manager == "the study's":
+        assert signal.SIGINT not in sent
+        if zmq.has("curve"):
+            assert info.get("curve_publickey")
+    else:
+        assert signal.SIGINT in sent
