@@ -41,10 +41,7 @@ def colorize_array(
 ) -> np.ndarray:
     """uint8 ``(H, W, 3)`` (colour or gray) -> colorized uint8 ``(H, W, 3)``, same size."""
     h, w = rgb.shape[:2]
-    size = G.image_size
-    small = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC))
-    small_L = encode_lab(rgb_to_lab(_to_tensor(small)))[:, :1]
-    ab = G.eval()(small_L.to(device)).float().cpu()  # (1, 2, S, S), normalised
+    ab = G.eval()(network_input(rgb, G.image_size).to(device)).float().cpu()  # (1, 2, S, S)
     out = np.empty_like(rgb)
     for top in range(0, h, STRIP_ROWS):
         bottom = min(h, top + STRIP_ROWS)
@@ -53,6 +50,13 @@ def colorize_array(
         strip = lab_to_rgb(torch.cat([L, strip_ab], dim=1))
         out[top:bottom] = (strip[0].permute(1, 2, 0) * 255 + 0.5).clamp(0, 255).byte().numpy()
     return out
+
+
+def network_input(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """What the network sees of a uint8 ``(H, W, 3)`` photo: the whole photo resized to
+    ``size`` square (bicubic), its normalised L ``(1, 1, size, size)``."""
+    small = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC))
+    return encode_lab(rgb_to_lab(_to_tensor(small)))[:, :1]
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:

@@ -60,9 +60,14 @@ def sample_grid(
     row_labels: Sequence[str] | None = None,
 ) -> None:
     """Rows = images; columns = the gray input, then one column per ``{name: ab}``."""
+    image_grid(sample_panels(L, columns), path, title=title, row_labels=row_labels)
+
+
+def sample_panels(L: torch.Tensor, columns: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """A sample grid's columns as sRGB images ``(N, H, W, 3)`` in [0, 1]: ``"input (L)"`` (the
+    gray input), then one per ``{name: ab}``."""
     gray = to_rgb_images(L, torch.zeros(L.shape[0], 2, *L.shape[2:]))
-    panels = {"input (L)": gray} | {name: to_rgb_images(L, ab) for name, ab in columns.items()}
-    image_grid(panels, path, title=title, row_labels=row_labels)
+    return {"input (L)": gray} | {name: to_rgb_images(L, ab) for name, ab in columns.items()}
 
 
 def image_grid(

@@ -21,7 +21,7 @@ import torch
 from colorlib.atomic import write_csv
 from colorlib.checkpoints import save_checkpoint
 from colorlib.config import ExperimentConfig
-from colorlib.plots import plot_history, sample_grid, to_rgb_images
+from colorlib.plots import image_grid, plot_history, sample_panels
 from colorlib.runs import RunPaths, record_run
 
 
@@ -37,8 +37,9 @@ class Events:
     def __init__(self, paths: RunPaths) -> None:
         self.paths, self.writer = paths, None
 
-    def epoch(self, row: dict[str, float], samples=None) -> None:
-        """Write one history ``row`` and, when given, the ``(L, ab_true, ab_pred)`` grid."""
+    def epoch(self, row: dict[str, float], panels: dict[str, np.ndarray] | None = None) -> None:
+        """Write one history ``row`` and, when given, the sample grid's ``panels``
+        (:func:`colorlib.plots.sample_panels`): one row per image, the columns side by side."""
         from torch.utils.tensorboard import SummaryWriter
 
         step = int(row["epoch"])
@@ -47,11 +48,8 @@ class Events:
         for key, value in row.items():
             if key != "epoch":
                 self.writer.add_scalar(_tag(key), value, step)
-        if samples is not None:
-            L, ab, pred = samples
-            gray = to_rgb_images(L, torch.zeros_like(ab))
-            rows = [np.concatenate(r, axis=1) for r in zip(gray, to_rgb_images(L, ab),
-                                                          to_rgb_images(L, pred))]  # fmt: skip
+        if panels is not None:
+            rows = [np.concatenate(images, axis=1) for images in zip(*panels.values())]
             self.writer.add_image("val/samples", np.concatenate(rows, axis=0), step,
                                   dataformats="HWC")  # fmt: skip
         self.writer.flush()
@@ -100,13 +98,13 @@ class RunWriter:
         cfg, paths = self.cfg, self.paths
         if improved:
             save_checkpoint(paths.best, "generator", cfg, generator=generator, **meta)
-        grid = None
+        panels = None  # the grid's images, converted once for the PNG and the events
         if self.samples_due(epoch):
             save_checkpoint(paths.checkpoint(epoch), "generator", cfg, generator=generator, **meta)
-            L, ab, pred = grid = samples()
-            sample_grid(
-                L,
-                {"ground truth": ab, f"{cfg.model_id} epoch {epoch}": pred},
+            L, ab, pred = samples()
+            panels = sample_panels(L, {"ground truth": ab, f"{cfg.model_id} epoch {epoch}": pred})
+            image_grid(
+                panels,
                 paths.val_samples(epoch),
                 title=f"{cfg.model_id}: validation samples, epoch {epoch}",
             )
@@ -114,7 +112,7 @@ class RunWriter:
         write_csv(frame, paths.history_csv, index=False)
         plot_history(frame, paths.history_png, f"{cfg.model_id}: training history")
         if self.events is not None:
-            self.events.epoch(history[-1], grid)
+            self.events.epoch(history[-1], panels)
         # the training state is written last: it is the commit point of the epoch
         save_checkpoint(paths.state, "training_state", cfg, **state())
 

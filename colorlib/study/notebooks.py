@@ -8,6 +8,7 @@ against ``papermill.inspect_notebook`` first and refuses.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,7 @@ def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) ->
         )
 
 
+@functools.cache
 def kernel_manager_class():
     """nbclient's kernel manager, made quiet for the study's notebook runs:
 

@@ -12,8 +12,7 @@ import torch
 from PIL import Image
 
 from colorlib.checkpoints import load_generator
-from colorlib.color import encode_lab, rgb_to_lab
-from colorlib.colorize import colorize_array
+from colorlib.colorize import colorize_array, network_input
 from colorlib.data import load_rgb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +25,8 @@ GENERATORS = ["A", "A_VGG", "CLS", "CLS_VGG"]
 
 
 def _L(photos, size: int) -> torch.Tensor:
-    """The normalised L ``(N, 1, size, size)`` of ``photos``, resized as colorize does."""
-    small = [np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BICUBIC))
-             for p in photos]  # fmt: skip
-    rgb = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2)
-    return encode_lab(rgb_to_lab(rgb))[:, :1].contiguous()
+    """The normalised L ``(N, 1, size, size)`` of ``photos``, as colorize gives the network."""
+    return torch.cat([network_input(load_rgb(p), size) for p in photos])
 
 
 @pytest.mark.parametrize("model_id", GENERATORS)
