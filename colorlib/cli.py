@@ -115,10 +115,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
                 "group": "extended" if k in EXTENDED else "original",
                 "generator": c.generator,
                 "head": c.head,
-                "GAN": "yes" if c.use_gan else "no",
-                "lambda_L1": c.lambda_l1 if c.use_l1 else "-",
-                "lambda_perceptual": c.lambda_perceptual if c.use_perceptual else "-",
-                "lambda_classification": c.lambda_classification if c.use_classification else "-",
+                **c.loss_settings(),
             }
         )
     rows.append({"id": "GRAY", "group": "original"})

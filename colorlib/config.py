@@ -34,22 +34,34 @@ GENERATORS = ("unet", "vgg16_unet")
 HEADS = ("regression", "classification")
 
 
+def loss_switch(term: str, default: bool) -> Any:
+    """A field that enables the generator loss term ``term`` (a key of
+    :data:`colorlib.losses.LOSS_TERMS`)."""
+    return dataclasses.field(default=default, metadata={"loss_switch": term})
+
+
+def loss_weight(term: str, default: float) -> Any:
+    """A field that weighs the generator loss term ``term`` (a term without one weighs 1)."""
+    return dataclasses.field(default=default, metadata={"loss_weight": term})
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Every knob of a colorization experiment (defaults = the study's ``full`` scale)."""
 
     model_id: str = "A"  # names the output folders models/{ID}, results/{ID}
     # --- losses: L_G = lambda_l1 * L1 + lambda_perceptual * L_perc + L_adv
-    #     + lambda_classification * L_cls (enabled terms)
-    use_l1: bool = True
-    lambda_l1: float = 100.0
-    use_perceptual: bool = False
-    lambda_perceptual: float = 10.0
-    use_gan: bool = False
+    #     + lambda_classification * L_cls (enabled terms). Each term of colorlib.losses.LOSS_TERMS
+    #     has a switch here (loss_switch) and, unless its weight is 1, a weight (loss_weight).
+    use_l1: bool = loss_switch("l1", True)
+    lambda_l1: float = loss_weight("l1", 100.0)
+    use_perceptual: bool = loss_switch("perceptual", False)
+    lambda_perceptual: float = loss_weight("perceptual", 10.0)
+    use_gan: bool = loss_switch("adv", False)
     gan_warmup_epochs: int = 0  # epochs without the GAN (D untrained, no L_adv) before it starts
     # Zhang et al.'s class-rebalanced cross-entropy over ab bins (head="classification" only)
-    use_classification: bool = False
-    lambda_classification: float = 1.0
+    use_classification: bool = loss_switch("classification", False)
+    lambda_classification: float = loss_weight("classification", 1.0)
     rebalance_lambda: float = 0.5  # w ∝ ((1 − λ) p̃ + λ / Q)^−1; 1 = no rebalancing
     # --- networks
     generator: str = "unet"  # "unet" (pix2pix) or "vgg16_unet" (ImageNet VGG16 encoder)
@@ -108,10 +120,9 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         _check_ranges(self)
-        if not (self.use_l1 or self.use_perceptual or self.use_gan or self.use_classification):
-            raise ConfigError(
-                "at least one of use_l1, use_perceptual, use_gan, use_classification must be True"
-            )
+        if not self.loss_weights():
+            switches = ", ".join(f.name for f in fields(self) if "loss_switch" in f.metadata)
+            raise ConfigError(f"at least one of {switches} must be True")
         _check_networks(self)
         if self.decay_start > self.epochs:  # each end is in RANGES
             raise ConfigError(
@@ -120,6 +131,37 @@ class ExperimentConfig:
             )
         if self.on_bad not in ("skip", "raise"):
             raise ConfigError(f"on_bad must be 'skip' or 'raise'; got {self.on_bad!r}")
+
+    def loss_weights(self) -> dict[str, float]:
+        """The enabled loss terms and their weights, by term name in field order
+        (``{"l1": 100.0, "adv": 1.0}`` for B): a term without a weight field weighs 1."""
+        weights = {
+            f.metadata["loss_weight"]: getattr(self, f.name)
+            for f in fields(self)
+            if "loss_weight" in f.metadata
+        }
+        return {
+            f.metadata["loss_switch"]: weights.get(f.metadata["loss_switch"], 1.0)
+            for f in fields(self)
+            if "loss_switch" in f.metadata and getattr(self, f.name)
+        }
+
+    def loss_settings(self) -> dict[str, Any]:
+        """Each loss term as ``presets`` and the training notebook show it, in term order: its
+        weight field and the weight ("-" when the term is off) or, for a term weighed 1, its
+        switch field and "yes"/"no" (``{"lambda_l1": 100.0, "lambda_perceptual": "-",
+        "use_gan": "yes", "lambda_classification": "-"}`` for B)."""
+        on = self.loss_weights()
+        weight_fields = {f.metadata["loss_weight"]: f.name for f in fields(self)
+                         if "loss_weight" in f.metadata}  # fmt: skip
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            term = f.metadata.get("loss_switch")
+            if term in weight_fields:
+                out[weight_fields[term]] = on[term] if term in on else "-"
+            elif term is not None:
+                out[f.name] = "yes" if term in on else "no"
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -31,7 +31,7 @@ from colorlib.data import (
 )
 from colorlib.errors import NonFiniteError, OutputExistsError
 from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored, set_value
-from colorlib.networks import GRAY
+from colorlib.networks import baseline
 from colorlib.plots import sample_grid
 from colorlib.runs import RunPaths, exclusive, record_run, recorded_differences
 from colorlib.runtime import select_device
@@ -119,7 +119,8 @@ def _predictor(
     """``(predictor, where it came from, its validation L1)``: GRAY, or a generator from its
     checkpoint (the run's ``best_model.pt`` unless ``checkpoint``)."""
     if cfg.model_id in BASELINES:
-        return GRAY, "ab = 0 baseline", float("nan")
+        predictor = baseline(cfg.model_id)
+        return predictor, predictor.description, float("nan")
     ckpt = Path(checkpoint) if checkpoint else paths.best
     predictor, blob = load_generator(ckpt)
     require_run(ckpt, blob["config"], cfg)

@@ -1,11 +1,21 @@
-"""The study's losses (README, "The study": losses).
+"""The study's losses (docs/study.md, "Losses") and the generator's objective.
 
 Generator: ``L_G = λ1 · L1 + λ2 · L_perc + L_adv + λ_cls · L_cls``, each term only when
 enabled (the classification term: :func:`colorlib.quantize.rebalanced_cross_entropy`).
 All inputs are in the network's normalised range (see :mod:`colorlib.color`).
+
+The terms are data: :data:`LOSS_TERMS` maps each term's name (as the training history,
+TensorBoard and ``presets`` name it) to a :class:`LossTerm` that says how it is computed from
+what a generator step has (:class:`Step`) and which module it needs, if any; whether a config
+enables a term and its weight are the config's (``ExperimentConfig.loss_weights``). Adding a
+term is its config fields (``use_X``, ``lambda_X``) and its entry here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -14,11 +24,11 @@ from torch import nn
 from colorlib.color import join_lab, lab_to_rgb
 from colorlib.pretrained import IMAGENET_MEAN, IMAGENET_STD, WeightSource, load_features
 
+if TYPE_CHECKING:
+    from colorlib.config import ExperimentConfig
+
 # VGG16 ``features`` slice ends: after relu1_2, relu2_2, relu3_3
 VGG_SLICES = (4, 9, 16)
-# the generator loss's terms, as the training history names them (each weighted by its
-# config's lambda_*; the adversarial term by 1)
-LOSS_TERMS = ("l1", "perceptual", "adv", "classification")
 
 
 def l1_ab_loss(ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
@@ -89,3 +99,84 @@ def generator_adversarial_loss(
     """``BCE(D(L, G(L)), 1)`` with logits: the generator wants its pairs judged real."""
     fake = discriminator(L, ab_fake)
     return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+
+# --- the generator's objective ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a generator step offers its loss terms: normalised ``L (N, 1, S, S)``, the true
+    ``ab`` and the generator's ``fake`` ab ``(N, 2, S, S)``, the classification head's bin
+    ``logits (N, Q, S, S)`` (None for a regression head), the discriminator ``D`` (None without
+    the GAN), the training photos' ab prior ``classes`` (:class:`colorlib.quantize.AbClasses`,
+    classification only) and each term's own module (:attr:`LossTerm.build`) by term name."""
+
+    L: torch.Tensor
+    ab: torch.Tensor
+    fake: torch.Tensor
+    logits: torch.Tensor | None = None
+    D: nn.Module | None = None
+    classes: Any = None
+    modules: Mapping[str, nn.Module] | None = None
+
+    def module(self, name: str) -> nn.Module:
+        return self.modules[name]
+
+
+def _always(cfg: ExperimentConfig, epoch: int) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One term of the generator loss.
+
+    ``compute(step)`` gives the unweighted scalar; ``build(cfg)``, when given, makes the module
+    the term reads as ``step.module(name)`` (frozen networks such as the perceptual loss's
+    VGG16; built once per run, in :data:`LOSS_TERMS` order); ``active(cfg, epoch)`` (epoch
+    counted from 0) says whether an enabled term takes part in that epoch's steps."""
+
+    compute: Callable[[Step], torch.Tensor]
+    build: Callable[[ExperimentConfig], nn.Module] | None = None
+    active: Callable[[ExperimentConfig, int], bool] = _always
+
+
+def _gan_started(cfg: ExperimentConfig, epoch: int) -> bool:
+    return epoch >= cfg.gan_warmup_epochs
+
+
+# The generator loss's terms, in the order they are summed (and the history's columns).
+LOSS_TERMS: dict[str, LossTerm] = {
+    "l1": LossTerm(lambda s: l1_ab_loss(s.fake.float(), s.ab)),
+    "perceptual": LossTerm(
+        lambda s: s.module("perceptual")(s.L, s.fake, s.ab),
+        build=lambda cfg: VGG16PerceptualLoss(backbone=cfg.backbone),
+    ),
+    "adv": LossTerm(lambda s: generator_adversarial_loss(s.D, s.L, s.fake), active=_gan_started),
+    "classification": LossTerm(lambda s: s.classes.loss(s.logits, s.ab)),
+}
+
+
+def loss_modules(cfg: ExperimentConfig) -> dict[str, nn.Module]:
+    """The modules of ``cfg``'s enabled terms that need one (:attr:`LossTerm.build`)."""
+    weights = cfg.loss_weights()
+    return {
+        name: term.build(cfg)
+        for name, term in LOSS_TERMS.items()
+        if name in weights and term.build is not None
+    }
+
+
+def generator_loss(
+    cfg: ExperimentConfig, epoch: int, step: Step
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``(L_G, terms)``: the weighted sum of ``cfg``'s terms active at ``epoch`` and each
+    unweighted term by name, summed in :data:`LOSS_TERMS` order."""
+    weights = cfg.loss_weights()
+    terms = {
+        name: term.compute(step)
+        for name, term in LOSS_TERMS.items()
+        if name in weights and term.active(cfg, epoch)
+    }
+    return sum(weights[k] * v for k, v in terms.items()), terms

@@ -9,14 +9,18 @@
 * :class:`ClassificationGenerator` — a generator body that predicts Q ab-bin logits per pixel,
   decoded to ab by Zhang et al.'s annealed mean (:mod:`colorlib.quantize`).
 * :func:`define_G` — the generator a config describes (pix2pix's ``define_G``): the one place
-  every command that trains or loads a generator builds it.
-* :class:`GrayPredictor` (``GRAY``) — the ab = 0 baseline: a predictor with no weights.
+  every command that trains or loads a generator builds it, from :data:`GENERATORS` (name ->
+  builder; the names are ``config.GENERATORS``). Every generator is a :class:`Generator`.
+* :class:`GrayPredictor` (``GRAY``) — the ab = 0 baseline: a predictor with no weights;
+  :data:`BASELINES` maps each baseline of ``config.BASELINES`` to its predictor.
 * :func:`init_weights` — pix2pix "normal" init, N(0, 0.02).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -27,12 +31,31 @@ from colorlib import quantize
 from colorlib.color import AB_SCALE, join_lab, lab_to_rgb
 from colorlib.config import ExperimentConfig
 from colorlib.errors import ConfigError
-from colorlib.pretrained import IMAGENET_MEAN, IMAGENET_STD, load_features
+from colorlib.pretrained import IMAGENET_MEAN, IMAGENET_STD, WeightSource, load_features
 
 INIT_GAIN = 0.02
 # VGG16 ``features``: the five stages (conv blocks up to relu{k}_{2,3}); each but the first
 # starts with the max-pool that halves the previous stage's output; index 30 is the last pool
 VGG16_STAGES = ((0, 4), (4, 9), (9, 16), (16, 23), (23, 30))
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What training, evaluation, colorize and export read of a generator.
+
+    ``G(L)`` maps normalised L ``(N, 1, S, S)`` (``S = image_size``, the one size it was built
+    for) to normalised ab ``(N, 2, S, S)``; ``G(L, with_logits=True)`` gives ``(ab, logits)``,
+    the bin logits of a classification head or None. ``pretrained_parameters()`` are the
+    parameters of an ImageNet-pretrained part (trained at ``lr × encoder_lr_scale``, frozen at
+    0; empty when there is none) and ``weights_source`` says where they came from (None:
+    nothing pretrained, or not loaded)."""
+
+    image_size: int
+    weights_source: WeightSource | None
+
+    def __call__(self, L: torch.Tensor, with_logits: bool = False): ...
+
+    def pretrained_parameters(self) -> list[nn.Parameter]: ...
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -117,9 +140,15 @@ class UnetGenerator(nn.Module):
             self.model.model = self.model.model[:-1]
         init_weights(self)
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    weights_source: WeightSource | None = None  # nothing pretrained
+
+    def forward(self, L: torch.Tensor, with_logits: bool = False):
         _check_size(self, L)
-        return self.model(L)
+        ab = self.model(L)
+        return (ab, None) if with_logits else ab
+
+    def pretrained_parameters(self) -> list[nn.Parameter]:
+        return []
 
 
 def _check_size(net: nn.Module, L: torch.Tensor) -> None:
@@ -180,7 +209,10 @@ class VGG16UNet(nn.Module):
         for part in (self.bottleneck, self.decoder, self.head):
             init_weights(part)
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    def pretrained_parameters(self) -> list[nn.Parameter]:
+        return list(self.encoder.parameters())
+
+    def forward(self, L: torch.Tensor, with_logits: bool = False):
         _check_size(self, L)
         gray = lab_to_rgb(join_lab(L, torch.zeros_like(L).expand(-1, 2, -1, -1)), clip=False)
         x = (gray - self.mean) / self.std
@@ -192,7 +224,8 @@ class VGG16UNet(nn.Module):
         for skip, block in zip(reversed(skips), reversed(self.decoder)):
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        return self.head(x)
+        ab = self.head(x)
+        return (ab, None) if with_logits else ab
 
 
 def _conv_block(in_nc: int, out_nc: int, norm: bool = True) -> nn.Sequential:
@@ -206,20 +239,30 @@ def _conv_block(in_nc: int, out_nc: int, norm: bool = True) -> nn.Sequential:
 
 
 class ClassificationGenerator(nn.Module):
-    """A body that gives Q ab-bin logits per pixel, as a generator: ``forward(L)`` returns the
+    """A generator body (``ngf`` channels at full resolution) with Q ab-bin logits per pixel on
+    top (ReLU, then a 1x1 conv), as a generator: ``forward(L)`` returns the
     normalised ab ``(N, 2, S, S)`` decoded by the annealed mean (:func:`quantize.annealed_mean`,
     temperature ``temperature``), so evaluation, colorize and the metrics see a generator like
     any other; ``forward(L, with_logits=True)`` returns ``(ab, logits)`` for training. The bin
     centres are a buffer: a checkpoint carries the bins it was trained on."""
 
     def __init__(
-        self, body: nn.Module, image_size: int, temperature: float = quantize.TEMPERATURE
+        self, body: nn.Module, ngf: int, temperature: float = quantize.TEMPERATURE
     ) -> None:
         super().__init__()
-        self.body = body
-        self.image_size = image_size
+        logits = nn.Conv2d(ngf, len(quantize.gamut_bins()), kernel_size=1)
+        init_weights(logits)
+        self.body = nn.Sequential(body, nn.ReLU(), logits)
+        self.image_size = body.image_size
         self.temperature = temperature
         self.register_buffer("centres", quantize.gamut_bins().clone())
+
+    @property
+    def weights_source(self) -> WeightSource | None:
+        return self.body[0].weights_source
+
+    def pretrained_parameters(self) -> list[nn.Parameter]:
+        return self.body[0].pretrained_parameters()
 
     def forward(self, L: torch.Tensor, with_logits: bool = False):
         logits = self.body(L)
@@ -227,46 +270,44 @@ class ClassificationGenerator(nn.Module):
         return (ab, logits) if with_logits else ab
 
 
-def define_G(cfg: ExperimentConfig, *, pretrained: bool = True) -> nn.Module:
-    """The generator ``cfg`` describes (pix2pix's ``define_G``): ``cfg.generator`` ``"unet"``
-    (:class:`UnetGenerator`) or ``"vgg16_unet"`` (:class:`VGG16UNet`), with ``cfg.head``
-    ``"regression"`` (tanh ab) or ``"classification"`` (:class:`ClassificationGenerator` over
-    Q = 261 bins). ``pretrained=False`` loads no ImageNet weights (a checkpoint's replace them).
+# A generator builder: ``(cfg, output_nc, tanh, pretrained) -> Generator`` at ``cfg.image_size``
+# and width ``cfg.ngf``; ``pretrained=False`` loads no ImageNet weights (a checkpoint's replace
+# them). The keys are config.GENERATORS, the config's choices (tests/unit/test_networks.py).
+GeneratorBuilder = Callable[[ExperimentConfig, int, bool, bool], nn.Module]
+GENERATORS: dict[str, GeneratorBuilder] = {
+    "unet": lambda cfg, output_nc, tanh, pretrained: UnetGenerator(
+        cfg.image_size, cfg.ngf, output_nc=output_nc, tanh=tanh
+    ),
+    "vgg16_unet": lambda cfg, output_nc, tanh, pretrained: VGG16UNet(
+        cfg.image_size,
+        cfg.ngf,
+        output_nc=output_nc,
+        tanh=tanh,
+        backbone=cfg.backbone,
+        pretrained=pretrained,
+    ),
+}
+
+
+def define_G(cfg: ExperimentConfig, *, pretrained: bool = True) -> Generator:
+    """The generator ``cfg`` describes (pix2pix's ``define_G``): ``cfg.generator`` from
+    :data:`GENERATORS` (``"unet"``: :class:`UnetGenerator`; ``"vgg16_unet"``:
+    :class:`VGG16UNet`), with ``cfg.head`` ``"regression"`` (tanh ab) or ``"classification"``
+    (:class:`ClassificationGenerator` over Q = 261 bins). ``pretrained=False`` loads no ImageNet
+    weights (a checkpoint's replace them).
 
     The classification body ends in ngf channels at full resolution, then ReLU and a 1x1 conv
     to the Q logits (the U-Net's last up-convolution straight to 261 channels would cost
     three times the rest of the network).
     """
+    if cfg.generator not in GENERATORS:
+        raise ConfigError(f"unknown generator {cfg.generator!r}; choose from {list(GENERATORS)}")
     classes = cfg.head == "classification"
     out = cfg.ngf if classes else 2
-    if cfg.generator == "unet":
-        body = UnetGenerator(cfg.image_size, cfg.ngf, output_nc=out, tanh=not classes)
-    else:
-        body = VGG16UNet(
-            cfg.image_size,
-            cfg.ngf,
-            output_nc=out,
-            tanh=not classes,
-            backbone=cfg.backbone,
-            pretrained=pretrained,
-        )
+    body = GENERATORS[cfg.generator](cfg, out, not classes, pretrained)
     if not classes:
         return body
-    logits = nn.Conv2d(cfg.ngf, len(quantize.gamut_bins()), kernel_size=1)
-    init_weights(logits)
-    return ClassificationGenerator(
-        nn.Sequential(body, nn.ReLU(), logits), cfg.image_size, cfg.temperature
-    )
-
-
-def encoder_parameters(G: nn.Module) -> list[nn.Parameter]:
-    """The parameters of the pretrained encoder in ``G`` (VGG16's), empty for the U-Net."""
-    return [p for m in G.modules() if isinstance(m, VGG16UNet) for p in m.encoder.parameters()]
-
-
-def weights_source(G: nn.Module):
-    """Where a generator's pretrained encoder weights came from (None: it has none)."""
-    return next((m.weights_source for m in G.modules() if isinstance(m, VGG16UNet)), None)
+    return ClassificationGenerator(body, cfg.ngf, cfg.temperature)
 
 
 class PatchDiscriminator(nn.Module):
@@ -304,12 +345,24 @@ class GrayPredictor(nn.Module):
     """The ab = 0 baseline: every pixel gray. ``(N, 1, H, W)`` -> zeros ``(N, 2, H, W)``."""
 
     name = "GRAY"
+    description = "ab = 0 baseline"  # where its predictions come from, in the run's record
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         return torch.zeros(L.shape[0], 2, *L.shape[2:], dtype=L.dtype, device=L.device)
 
 
 GRAY = GrayPredictor()
+# every baseline a study evaluates, by name (the keys are config.BASELINES): its predictor, a
+# module with no weights that maps L (N, 1, H, W) to ab (N, 2, H, W) and has a `description`
+BASELINES: dict[str, nn.Module] = {"GRAY": GRAY}
+
+
+def baseline(name: str) -> nn.Module:
+    """The predictor of baseline ``name`` (:data:`BASELINES`); an unknown name is an error,
+    never another baseline's predictions."""
+    if name not in BASELINES:
+        raise ConfigError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
+    return BASELINES[name]
 
 
 def init_weights(net: nn.Module, gain: float = INIT_GAIN) -> None:

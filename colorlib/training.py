@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,8 @@ from colorlib.data import (
     sample_seed,
 )
 from colorlib.errors import ConfigError, NonFiniteLossError, OutputExistsError
-from colorlib.losses import (
-    LOSS_TERMS,
-    VGG16PerceptualLoss,
-    discriminator_loss,
-    generator_adversarial_loss,
-    l1_ab_loss,
-)
-from colorlib.networks import PatchDiscriminator, define_G, encoder_parameters, weights_source
+from colorlib.losses import LOSS_TERMS, Step, discriminator_loss, generator_loss, loss_modules
+from colorlib.networks import PatchDiscriminator, define_G
 from colorlib.quantize import AbClasses
 from colorlib.replicas import Replicas
 from colorlib.run_writer import RunWriter
@@ -71,15 +65,29 @@ class LinearDecay:
 
 @dataclass
 class Networks:
-    """What a configuration trains: the generator, the discriminator (GAN presets only) and the
-    frozen VGG16 of the perceptual loss (perceptual presets only)."""
+    """What a configuration trains and reads: the generator (a
+    :class:`colorlib.networks.Generator`), the discriminator (GAN presets only) and the modules
+    of its loss terms that need one (:func:`colorlib.losses.loss_modules`: the perceptual
+    loss's frozen VGG16), by term name."""
 
     G: nn.Module
     D: nn.Module | None = None
-    perceptual: nn.Module | None = None
+    losses: dict[str, nn.Module] = field(default_factory=dict)
 
     def modules(self) -> list[nn.Module]:
-        return [m for m in (self.G, self.D, self.perceptual) if m is not None]
+        return [m for m in (self.G, self.D, *self.losses.values()) if m is not None]
+
+    def sources(self) -> dict[str, str]:
+        """Where the pretrained weights came from, by architecture (the loss terms') and
+        ``{arch}_encoder`` (the generator's): the run's provenance."""
+        sources = {
+            m.weights_source.arch: m.weights_source.describe()
+            for m in self.losses.values()
+            if getattr(m, "weights_source", None) is not None
+        }
+        if self.G.weights_source is not None:
+            sources[f"{self.G.weights_source.arch}_encoder"] = self.G.weights_source.describe()
+        return sources
 
 
 def build_networks(cfg: ExperimentConfig, device: torch.device | str = "cpu") -> Networks:
@@ -90,7 +98,7 @@ def build_networks(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
     nets = Networks(
         G=define_G(cfg),
         D=PatchDiscriminator(ndf=cfg.ndf) if cfg.use_gan else None,
-        perceptual=VGG16PerceptualLoss(backbone=cfg.backbone) if cfg.use_perceptual else None,
+        losses=loss_modules(cfg),
     )
     for net in nets.modules():
         net.to(device)
@@ -99,13 +107,60 @@ def build_networks(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
     return nets
 
 
+@dataclass
+class TrainingState:
+    """Everything ``resume`` restores: the networks', optimizers' and schedules' states (by
+    reference: :meth:`load` loads into them) and the run's counters. :meth:`to_dict` is the
+    ``training_state.pt`` payload (with the RNG states and weight sources the trainer adds)."""
+
+    G: nn.Module
+    opt_G: torch.optim.Optimizer
+    sched_G: Any
+    D: nn.Module | None = None
+    opt_D: torch.optim.Optimizer | None = None
+    sched_D: Any = None
+    epoch: int = 0  # epochs completed
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_val: float = math.inf
+    best_epoch: int = 0
+    elapsed: float = 0.0
+
+    # the payload's key of each stateful part (the GAN's only with a discriminator)
+    PARTS = {"generator": "G", "opt_G": "opt_G", "sched_G": "sched_G"}
+    GAN_PARTS = {"discriminator": "D", "opt_D": "opt_D", "sched_D": "sched_D"}
+    COUNTERS = ("epoch", "step", "history", "best_val", "best_epoch", "elapsed")
+
+    def _parts(self) -> dict[str, str]:
+        return self.PARTS | (self.GAN_PARTS if self.D is not None else {})
+
+    def to_dict(self, generator: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+        """The state as a checkpoint payload; ``generator``: G's state dict already taken."""
+        out = {k: getattr(self, k) for k in self.COUNTERS}
+        for key, attr in self._parts().items():
+            out[key] = getattr(self, attr).state_dict()
+        if generator is not None:
+            out["generator"] = generator
+        return out
+
+    def load(self, blob: dict[str, Any]) -> None:
+        """Restore from :meth:`to_dict`'s payload."""
+        for key, attr in self._parts().items():
+            getattr(self, attr).load_state_dict(blob[key])
+        for key in self.COUNTERS:
+            setattr(self, key, blob[key])
+        self.history = list(self.history)
+
+
 class Trainer:
     """Trains one configuration; ``fit()`` runs (or resumes) it to the end.
 
     The trainer holds the loop, the step (:meth:`train_step`, as pix2pix's
-    ``optimize_parameters``), validation and resume. What the other processes of a
-    data-parallel run are asked lives in :class:`colorlib.replicas.Replicas`; what an epoch
-    writes, in :class:`colorlib.run_writer.RunWriter`.
+    ``optimize_parameters``), validation and resume; the generator's objective is
+    :func:`colorlib.losses.generator_loss`, its resumable state a :class:`TrainingState`. What
+    the other processes of a data-parallel run are asked lives in
+    :class:`colorlib.replicas.Replicas`; what an epoch writes, in
+    :class:`colorlib.run_writer.RunWriter`.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains data-parallel: ``batch_size`` stays the
     global batch and each rank takes a disjoint slice of every batch of the same seeded epoch
@@ -144,17 +199,12 @@ class Trainer:
             self.nets.D, self.train_D = self.replicas.wrap(self.nets.D)
         if self.replicas.distributed:  # the same initial weights everywhere; dropout per rank
             torch.manual_seed(sample_seed(cfg.seed, -1, self.replicas.ranks.rank))
-        self.opt_G, self.sched_G = self._optimizer(self._generator_groups())
-        self.opt_D, self.sched_D = (
+        opt_G, sched_G = self._optimizer(self._generator_groups())
+        opt_D, sched_D = (
             self._optimizer(self.D.parameters()) if self.D is not None else (None, None)
         )
+        self.state = TrainingState(self.G, opt_G, sched_G, self.D, opt_D, sched_D)
         self.classes: AbClasses | None = None  # the classification loss, once the data is in
-        self.epoch = 0  # epochs completed
-        self.step = 0
-        self.history: list[dict[str, float]] = []
-        self.best_val = math.inf
-        self.best_epoch = 0
-        self.elapsed = 0.0
         self.fingerprint = ""  # of the training and validation photos, once they are loaded
 
     def _optimizer(self, params):
@@ -165,9 +215,9 @@ class Trainer:
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(cfg.epochs, cfg.decay_start))
 
     def _generator_groups(self) -> list[dict[str, Any]]:
-        """G's parameters for Adam: a pretrained encoder at ``lr × encoder_lr_scale`` (frozen,
+        """G's parameters for Adam: a pretrained part at ``lr × encoder_lr_scale`` (frozen,
         and left out, at 0), the rest at ``lr``."""
-        encoder = encoder_parameters(self.G)
+        encoder = self.G.pretrained_parameters()
         ids = {id(p) for p in encoder}
         rest = [p for p in self.G.parameters() if id(p) not in ids]
         if not encoder:
@@ -190,8 +240,17 @@ class Trainer:
         return self.nets.D
 
     @property
-    def perceptual(self) -> nn.Module | None:
-        return self.nets.perceptual
+    def opt_G(self) -> torch.optim.Optimizer:
+        return self.state.opt_G
+
+    @property
+    def opt_D(self) -> torch.optim.Optimizer | None:
+        return self.state.opt_D
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed."""
+        return self.state.epoch
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -244,11 +303,11 @@ class Trainer:
             start = time.perf_counter()
             losses = self._train_epoch(dataset)
             val_l1 = self._validate(val_batches)
-            self.elapsed += time.perf_counter() - start
+            self.state.elapsed += time.perf_counter() - start
             self._end_epoch(losses, val_l1, time.perf_counter() - start, val_batches)
         self.replicas.check_same(self.G, self.D, what=cfg.model_id)
         self._record(status="complete", **counts)
-        return pd.DataFrame(self.history)
+        return pd.DataFrame(self.state.history)
 
     def _train_epoch(self, dataset: ColorizationDataset) -> dict[str, float]:
         """One pass over this rank's share of the epoch; the mean losses over all ranks."""
@@ -283,50 +342,39 @@ class Trainer:
         return {k: v / seen for k, v in sums.items()}
 
     def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
-        """One D step (GAN only) then one G step on a batch; returns the batch's losses."""
-        cfg = self.cfg
+        """One step on a batch, as pix2pix's ``optimize_parameters``: G's forward, then D's
+        update (GAN only, once it has started), then G's; returns the batch's losses
+        (``loss_D``, ``loss_G`` and each term of the generator loss, unweighted)."""
         L, ab = self._to_device(L), self._to_device(ab)
-        self.step += 1
+        self.state.step += 1
+        with self._autocast():
+            fake, logits = self.train_G(L, with_logits=True)
         out: dict[str, float] = {}
-        logits = None
-        with self._autocast():
-            if cfg.head == "classification":
-                fake, logits = self.train_G(L, with_logits=True)
-            else:
-                fake = self.train_G(L)
-        gan = self.D is not None and self.epoch >= cfg.gan_warmup_epochs
-        if gan:
-            self.D.requires_grad_(True)
-            self.opt_D.zero_grad(set_to_none=True)
-            with self._autocast():
-                loss_D = discriminator_loss(self.train_D, L, ab, fake)
-            self._check_finite("discriminator", loss_D)
-            loss_D.backward()
-            self.opt_D.step()
-            out["loss_D"] = loss_D.item()
-            self.D.requires_grad_(False)  # G's step needs D's gradient w.r.t. input only
-
+        if self.D is not None and LOSS_TERMS["adv"].active(self.cfg, self.epoch):
+            out["loss_D"] = self._backward_D(L, ab, fake)
+        step = Step(L, ab, fake, logits, D=self.D, classes=self.classes, modules=self.nets.losses)
         self.opt_G.zero_grad(set_to_none=True)
-        terms: dict[str, torch.Tensor] = {}
         with self._autocast():
-            if cfg.use_l1:
-                terms["l1"] = l1_ab_loss(fake.float(), ab)
-            if self.perceptual is not None:
-                terms["perceptual"] = self.perceptual(L, fake, ab)
-            if gan:
-                terms["adv"] = generator_adversarial_loss(self.D, L, fake)
-            if cfg.use_classification:
-                terms["classification"] = self.classes.loss(logits, ab)
-        weights = dict(
-            zip(LOSS_TERMS, (cfg.lambda_l1, cfg.lambda_perceptual, 1.0, cfg.lambda_classification))
-        )
-        loss_G = sum(weights[k] * v for k, v in terms.items())
+            loss_G, terms = generator_loss(self.cfg, self.epoch, step)
         self._check_finite("generator", loss_G)
         loss_G.backward()
         self.opt_G.step()
         out["loss_G"] = loss_G.item()
         out.update({k: v.item() for k, v in terms.items()})
         return out
+
+    def _backward_D(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> float:
+        """D's update on real and (detached) fake pairs; afterwards D is frozen again, since
+        G's step needs D's gradient with respect to its input only."""
+        self.D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss_D = discriminator_loss(self.train_D, L, ab, fake)
+        self._check_finite("discriminator", loss_D)
+        loss_D.backward()
+        self.opt_D.step()
+        self.D.requires_grad_(False)
+        return loss_D.item()
 
     @torch.no_grad()
     def _validate(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
@@ -342,32 +390,32 @@ class Trainer:
     def _end_epoch(self, losses, val_l1: float, seconds: float, val_batches) -> None:
         """Step the schedules, log and keep the epoch's row, and hand the epoch to the
         writer (every rank takes part in the RNG gather; rank 0 writes)."""
-        cfg = self.cfg
-        self.epoch += 1
+        cfg, state = self.cfg, self.state
+        state.epoch += 1
         lr = self.opt_G.param_groups[0]["lr"]
-        for sched in (self.sched_G, self.sched_D):
+        for sched in (state.sched_G, state.sched_D):
             if sched is not None:
                 sched.step()
-        row = {"epoch": self.epoch, "lr": lr, **losses, "val_l1": val_l1, "seconds": seconds}
-        self.history.append(row)
+        row = {"epoch": state.epoch, "lr": lr, **losses, "val_l1": val_l1, "seconds": seconds}
+        state.history.append(row)
         log.info(
             "%s epoch %d/%d: %s",
             cfg.model_id,
-            self.epoch,
+            state.epoch,
             cfg.epochs,
             ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"),
         )
         generator = {k: v.detach().cpu() for k, v in self.G.state_dict().items()}
         rng = self.replicas.rng_states()  # every rank's (a collective when data-parallel)
-        improved = val_l1 < self.best_val
+        improved = val_l1 < state.best_val
         if improved:
-            self.best_val, self.best_epoch = val_l1, self.epoch
+            state.best_val, state.best_epoch = val_l1, state.epoch
         self.writer.end_epoch(
-            self.epoch,
+            state.epoch,
             generator=generator,
-            meta={"epoch": self.epoch, "val_l1": val_l1, "weights_sources": self._sources()},
+            meta={"epoch": state.epoch, "val_l1": val_l1, "weights_sources": self.nets.sources()},
             improved=improved,
-            history=self.history,
+            history=state.history,
             samples=lambda: self._samples(val_batches),
             state=lambda: self._state(generator, rng),
         )
@@ -388,27 +436,13 @@ class Trainer:
     def _state(
         self, generator: dict[str, torch.Tensor], rng: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        state = {
-            "epoch": self.epoch,
-            "step": self.step,
-            "generator": generator,
-            "opt_G": self.opt_G.state_dict(),
-            "sched_G": self.sched_G.state_dict(),
-            "history": self.history,
-            "best_val": self.best_val,
-            "best_epoch": self.best_epoch,
-            "elapsed": self.elapsed,
-            "rng": rng[0],
-            "weights_sources": self._sources(),
+        """The training state's payload: :class:`TrainingState`, every rank's RNG state (a
+        data-parallel run also records its world size) and the weight sources."""
+        state = self.state.to_dict(generator) | {
+            "rng": rng[0], "weights_sources": self.nets.sources()
         }
         if self.replicas.distributed:
             state |= {"world_size": self.replicas.ranks.world_size, "rng_ranks": rng}
-        if self.D is not None:
-            state |= {
-                "discriminator": self.D.state_dict(),
-                "opt_D": self.opt_D.state_dict(),
-                "sched_D": self.sched_D.state_dict(),
-            }
         return state
 
     def _restore(self, path: Path) -> None:
@@ -427,32 +461,15 @@ class Trainer:
                 f"{saved_world} (torchrun --nproc_per_node={saved_world}), not "
                 f"{world}, or delete {self.paths.models} to start over"
             )
-        self.G.load_state_dict(blob["generator"])
-        self.opt_G.load_state_dict(blob["opt_G"])
-        self.sched_G.load_state_dict(blob["sched_G"])
-        if self.D is not None:
-            self.D.load_state_dict(blob["discriminator"])
-            self.opt_D.load_state_dict(blob["opt_D"])
-            self.sched_D.load_state_dict(blob["sched_D"])
-        self.epoch, self.step = blob["epoch"], blob["step"]
-        self.history = list(blob["history"])
-        self.best_val, self.best_epoch = blob["best_val"], blob["best_epoch"]
-        self.elapsed = blob["elapsed"]
+        self.state.load(blob)
         rank = self.replicas.ranks.rank
         set_rng_state(blob["rng_ranks"][rank] if "rng_ranks" in blob else blob["rng"])
-        log.info("resumed %s after epoch %d (step %d)", self.cfg.model_id, self.epoch, self.step)
-
-    def _sources(self) -> dict[str, str]:
-        """Where the pretrained weights came from: the perceptual loss's VGG16, the encoder's."""
-        sources = {}
-        if self.perceptual is not None:
-            sources["vgg16"] = self.perceptual.weights_source.describe()
-        encoder = weights_source(self.G)
-        if encoder is not None:
-            sources["vgg16_encoder"] = encoder.describe()
-        return sources
+        log.info(
+            "resumed %s after epoch %d (step %d)", self.cfg.model_id, self.epoch, self.state.step
+        )
 
     def _record(self, *, status: str, n_train: int, n_val: int) -> None:
+        state = self.state
         self.writer.record(
             self.device,
             status=status,
@@ -462,11 +479,11 @@ class Trainer:
                 "n_train": n_train,
                 "n_val": n_val,
             },
-            pretrained_weights=self._sources(),
-            epochs_done=self.epoch,
-            best_val_l1=self.best_val if self.best_epoch else None,
-            best_epoch=self.best_epoch,
-            train_wall_time_s=round(self.elapsed, 3),
+            pretrained_weights=self.nets.sources(),
+            epochs_done=state.epoch,
+            best_val_l1=state.best_val if state.best_epoch else None,
+            best_epoch=state.best_epoch,
+            train_wall_time_s=round(state.elapsed, 3),
             world_size=self.replicas.ranks.world_size,
             **({"ab_classes": self.classes.describe()} if self.classes is not None else {}),
         )
@@ -501,8 +518,8 @@ class Trainer:
             kept = self.paths.state if self.paths.state.exists() else "none yet"
             raise NonFiniteLossError(
                 f"{self.cfg.model_id}: non-finite {which} loss{where} at epoch "
-                f"{self.epoch + 1}, step {self.step} (this rank: {loss.item()}); last good "
-                f"training state kept: {kept}"
+                f"{self.epoch + 1}, step {self.state.step} (this rank: {loss.item()}); last "
+                f"good training state kept: {kept}"
             )
 
 

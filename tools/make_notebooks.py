@@ -88,10 +88,7 @@ cfg
     md("## The configuration's losses and networks"),
     code(
         """
-print(f"{cfg.model_id}: L1 {cfg.lambda_l1 if cfg.use_l1 else '-'}, "
-      f"perceptual {cfg.lambda_perceptual if cfg.use_perceptual else '-'}, "
-      f"GAN {'yes' if cfg.use_gan else 'no'}, "
-      f"classification {cfg.lambda_classification if cfg.use_classification else '-'}")
+print(f"{cfg.model_id}: " + ", ".join(f"{k} {v}" for k, v in cfg.loss_settings().items()))
 print(f"generator {cfg.generator} ({cfg.head} head) at {cfg.image_size}x{cfg.image_size}, "
       f"ngf={cfg.ngf}: {count_parameters(define_G(cfg, pretrained=False)):,} parameters")
 print(f"PatchGAN ndf={cfg.ndf}: {count_parameters(PatchDiscriminator(ndf=cfg.ndf)):,} parameters")

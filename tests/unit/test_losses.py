@@ -106,3 +106,33 @@ def test_unclipped_lab_to_rgb_equals_clipped_inside_the_gamut():
     lab = rgb_to_lab(rgb)
     torch.testing.assert_close(lab_to_rgb(lab, clip=False), lab_to_rgb(lab))
     torch.testing.assert_close(lab_to_rgb(lab, clip=False), rgb)
+
+
+def test_the_loss_terms_are_the_configs_switches():
+    from dataclasses import fields
+
+    from colorlib.config import ExperimentConfig, make_config
+    from colorlib.losses import LOSS_TERMS
+
+    switched = [f.metadata["loss_switch"] for f in fields(ExperimentConfig)
+                if "loss_switch" in f.metadata]
+    assert switched == list(LOSS_TERMS)
+    assert make_config("C").loss_weights() == {"l1": 100.0, "perceptual": 10.0, "adv": 1.0}
+    assert make_config("CLS").loss_weights() == {"classification": 1.0}
+
+
+def test_the_generator_loss_is_the_weighted_sum_of_the_active_terms():
+    from colorlib.config import make_config
+    from colorlib.losses import Step, generator_loss
+
+
+    torch.manual_seed(0)
+    L, ab, fake = (torch.rand(2, c, 32, 32) * 2 - 1 for c in (1, 2, 2))
+    D = PatchDiscriminator(ndf=8)
+    cfg = make_config("B", "smoke", gan_warmup_epochs=1)
+    step = Step(L, ab, fake, D=D)
+    warm, warm_terms = generator_loss(cfg, 0, step)  # the GAN has not started
+    assert list(warm_terms) == ["l1"] and warm == 100.0 * warm_terms["l1"]
+    total, terms = generator_loss(cfg, 1, step)
+    assert list(terms) == ["l1", "adv"]
+    torch.testing.assert_close(total, 100.0 * terms["l1"] + terms["adv"])

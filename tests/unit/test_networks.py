@@ -10,7 +10,6 @@ from colorlib.networks import (
     VGG16UNet,
     count_parameters,
     define_G,
-    encoder_parameters,
 )
 from colorlib.quantize import annealed_mean
 
@@ -126,11 +125,37 @@ def test_the_encoder_learning_rate_scale(tmp_path):
     assert make_config("A_VGG").encoder_lr_scale == 0.0  # frozen by default
     for scale in (0.1, 0.0):
         t = Trainer(make_config("A_VGG", "smoke", encoder_lr_scale=scale, **kw), progress=False)
-        encoder = {id(p) for p in encoder_parameters(t.G)}
+        encoder = {id(p) for p in t.G.pretrained_parameters()}
         groups = t.opt_G.param_groups
         if scale:
             assert [g["lr"] for g in groups] == [2e-4, 2e-5]
             assert {id(p) for p in groups[1]["params"]} == encoder
         else:  # frozen: no gradient, not in Adam
             assert len(groups) == 1 and not encoder & {id(p) for p in groups[0]["params"]}
-            assert not any(p.requires_grad for p in encoder_parameters(t.G))
+            assert not any(p.requires_grad for p in t.G.pretrained_parameters())
+
+
+def test_the_generator_and_baseline_registries_are_the_configs_choices():
+    from colorlib import config, networks
+
+    assert tuple(networks.GENERATORS) == config.GENERATORS
+    assert tuple(networks.BASELINES) == config.BASELINES
+    with pytest.raises(ValueError, match="unknown baseline 'MEAN'; choose from"):
+        networks.baseline("MEAN")
+
+
+@pytest.mark.parametrize("model", ["A", "CLS", "A_VGG", "CLS_VGG"])
+def test_every_generator_offers_the_declared_interface(model):
+    from colorlib.networks import Generator
+
+    G = define_G(make_config(model, "smoke", backbone="random"), pretrained=model.endswith("VGG"))
+    assert isinstance(G, Generator) and G.image_size == 32
+    L = torch.rand(2, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        ab, logits = G(L, with_logits=True)
+        torch.testing.assert_close(G(L), ab)
+    assert ab.shape == (2, 2, 32, 32)
+    assert (logits is None) is model.startswith("A")
+    pretrained = G.pretrained_parameters()
+    assert bool(pretrained) is model.endswith("VGG")
+    assert (G.weights_source is not None) is model.endswith("VGG")
