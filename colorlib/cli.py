@@ -118,7 +118,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
                 **c.loss_settings(),
             }
         )
-    rows.append({"id": "GRAY", "group": "original"})
+    rows += [{"id": b, "group": "original"} for b in BASELINES]
     print(pd.DataFrame(rows).fillna("-").to_string(index=False))
     print("\nprofiles (scale only):")
     for name, p in PROFILES.items():

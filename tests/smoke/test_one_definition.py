@@ -1,6 +1,7 @@
 """One concept, one definition: a preset added to ``config.PRESETS`` and a metric added to
 ``metrics.METRICS`` (one line each) reach every table, figure, claim group and the page."""
 
+import functools
 import json
 import re
 
@@ -104,3 +105,132 @@ def test_the_command_line_offers_a_new_preset(extended):
 
     study = build_parser().parse_args(["study"])
     assert select_models(study.models)[-2:] == (NEW_PRESET, "GRAY")  # in the default group
+
+
+# --- the study's axes: a loss term, a generator, a baseline, each added in the files the
+# README's "Adding a ..." section names, to a copy of the package, run as a user runs it
+
+
+def _patched(tmp_path, edits: dict[str, list[tuple[str, str]]]):
+    """A copy of the package with ``edits``: per file, ``(anchor, text)`` pairs, the text put
+    after the anchor's line (an anchor of "" appends). Returns the environment that imports
+    the copy (notebook kernels included); run it from ``tmp_path`` (a working directory that
+    holds the clone would import the clone's package first)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    ROOT = Path(__file__).resolve().parents[2]
+
+    assert len(edits) <= 2, "the README promises two files"
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "colorlib", src / "colorlib",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name, changes in edits.items():
+        path = src / "colorlib" / name
+        text = path.read_text()
+        for anchor, added in changes:
+            if not anchor:
+                text += added
+                continue
+            assert text.count(anchor) == 1, (name, anchor)
+            end = text.index("\n", text.index(anchor)) + 1
+            text = text[:end] + added + text[end:]
+        path.write_text(text)
+    return {**os.environ, "PYTHONPATH": str(src)}
+
+
+NEW_TERM = {  # total variation of the predicted ab, weighed 0.5
+    "config.py": [
+        ('lambda_classification: float = loss_weight("classification", 1.0)',
+         '    use_tv: bool = loss_switch("tv", False)\n'
+         '    lambda_tv: float = loss_weight("tv", 0.5)\n'),
+        ('"lambda_classification": Range(0, 1e4),', '    "lambda_tv": Range(0, 1e4),\n'),
+    ],
+    "losses.py": [
+        ("", '\nLOSS_TERMS["tv"] = LossTerm(\n'
+             '    lambda s: (s.fake[..., 1:, :] - s.fake[..., :-1, :]).abs().mean()\n'
+             '    + (s.fake[..., 1:] - s.fake[..., :-1]).abs().mean()\n)\n'),
+    ],
+}  # fmt: skip
+
+
+def test_a_new_loss_term_reaches_the_step_history_tensorboard_presets_and_notebook(
+    tmp_path, cli
+):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from colorlib.runs import StudyPaths
+
+    env = _patched(tmp_path, NEW_TERM)
+    presets = cli("presets", env=env, cwd=tmp_path)
+    assert presets.returncode == 0, presets.stderr
+    assert "lambda_tv" in presets.stdout.splitlines()[0]
+    study = StudyPaths(tmp_path / "results", tmp_path / "models")
+    done = cli(
+        "study", "--profile", "smoke", "--data", "sample", "--models", "A",
+        "--models-dir", study.models, "--results-dir", study.results,
+        "--set", "use_tv=true", "--set", "tensorboard=true", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = study.run("A")
+    history = pd.read_csv(run.history_csv)
+    assert (history["tv"] > 0).all()  # the step computed it, the history kept it
+    np.testing.assert_allclose(  # and the generator loss weighed it
+        history["loss_G"], 100 * history["l1"] + 0.5 * history["tv"], rtol=1e-5
+    )
+    events = EventAccumulator(str(run.tensorboard)).Reload()
+    assert len(events.Scalars("loss/tv")) == len(history)
+    notebook = json.loads(run.notebook.read_text())
+    printed = "".join(
+        "".join(out.get("text", "")) for cell in notebook["cells"]
+        for out in cell.get("outputs", [])
+    )  # fmt: skip
+    assert "lambda_tv 0.5" in printed  # the template's description of the losses
+
+
+NEW_GENERATOR = {  # the pix2pix U-Net at half the width
+    "config.py": [('GENERATORS = ("unet", "vgg16_unet")', 'GENERATORS += ("unet_half",)\n')],
+    "networks.py": [
+        ("", '\nGENERATORS["unet_half"] = lambda cfg, output_nc, tanh, pretrained: UnetGenerator(\n'
+             '    cfg.image_size, max(1, cfg.ngf // 2), output_nc=output_nc, tanh=tanh\n)\n'),
+    ],
+}  # fmt: skip
+NEW_BASELINE = {  # every pixel the mean ab of natural photos' mild warm cast (a sepia tone)
+    "config.py": [('BASELINES = ("GRAY",)', 'BASELINES += ("SEPIA",)\n')],
+    "networks.py": [
+        ("", '\nclass SepiaPredictor(nn.Module):\n'
+             '    description = "constant ab = (0.05, 0.15) baseline"\n\n'
+             '    def forward(self, L):\n'
+             '        ab = torch.tensor([0.05, 0.15], dtype=L.dtype, device=L.device)\n'
+             '        return ab.view(1, 2, 1, 1).expand(L.shape[0], 2, *L.shape[2:]).clone()\n\n\n'
+             'BASELINES["SEPIA"] = SepiaPredictor()\n'),
+    ],
+}  # fmt: skip
+
+
+def test_a_new_generator_and_baseline_are_trained_evaluated_and_colorize(
+    tmp_path, cli, sample
+):
+    edits = {name: NEW_GENERATOR[name] + NEW_BASELINE[name] for name in NEW_GENERATOR}
+    env = _patched(tmp_path, edits)
+    roots = [*cli.roots(tmp_path), "--profile", "smoke", "--data", "sample"]
+    run = functools.partial(cli, env=env, cwd=tmp_path)
+    train = run("train", "--model", "A", *roots, "--set", "generator=unet_half", "--quiet")
+    assert train.returncode == 0, train.stderr
+    for model in ("A", "GRAY", "SEPIA"):
+        own = ["--set", "generator=unet_half"] if model == "A" else []
+        done = run("evaluate", "--model", model, *roots, *own)
+        assert done.returncode == 0, done.stderr
+    metrics = {m: pd.read_csv(tmp_path / "results" / m / f"metrics_{m}.csv").iloc[0]
+               for m in ("A", "GRAY", "SEPIA")}  # fmt: skip
+    assert metrics["SEPIA"]["colorfulness_pred"] > metrics["GRAY"]["colorfulness_pred"] + 1
+    assert metrics["A"]["psnr"] != metrics["GRAY"]["psnr"]
+    photo = sorted((sample / "test").iterdir())[0]
+    done = run("colorize", "--checkpoint", tmp_path / "models" / "A" / "best_model.pt",
+               "--out", tmp_path / "colorized", photo)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    colored = np.asarray(Image.open(next((tmp_path / "colorized").iterdir())))
+    assert colored.shape[:2] == np.asarray(Image.open(photo)).shape[:2]
+    presets = run("presets").stdout
+    assert "SEPIA" in presets and "unet_half" not in presets  # a baseline row, no preset uses it
