@@ -104,6 +104,7 @@ def test_switches_turn_steps_off():
     torch.testing.assert_close(augment(x, p, NO_AUGMENTATION)[:3], x[:3])
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 @pytest.mark.parametrize(
     "name, aug, mean_tol, inner_max_tol",
     [
@@ -129,6 +130,7 @@ def test_same_parameters_give_the_reference_pixels(bsds_train, name, aug, mean_t
     assert inner.max() < inner_max_tol, (name, inner.max())
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_epoch_statistics_match_the_reference(bsds_train):
     """ab mean and standard deviation over three epochs of BSDS500's 200 training photos."""
     got, want = [], []

@@ -12,6 +12,12 @@ from colorlib.errors import ColorlibError
 from colorlib.networks import UnetGenerator, define_G
 
 
+def VGG(model: str):
+    """A configuration with the ImageNet VGG16 encoder: its weights take a second or two to
+    load, so it runs in the full suite, not in test-fast."""
+    return pytest.param(model, marks=pytest.mark.slow)
+
+
 def _generator_checkpoint(path, poison: str | None = None):
     cfg = make_config("A", "smoke")
     state = UnetGenerator(cfg.image_size, cfg.ngf).state_dict()
@@ -74,7 +80,7 @@ def test_truncated_foreign_malicious_missing_and_misfit_checkpoints(tmp_path):
         load_generator(tmp_path / "misfit.pt")
 
 
-@pytest.mark.parametrize("model_id", ["A_VGG", "CLS", "CLS_VGG"])
+@pytest.mark.parametrize("model_id", [VGG("A_VGG"), "CLS", VGG("CLS_VGG")])
 def test_a_checkpoint_rebuilds_its_generator_and_head(tmp_path, model_id):
     """Every command that loads a checkpoint (evaluate, colorize, explore, the page) goes
     through load_generator: it rebuilds the network the config names, weights and bins."""

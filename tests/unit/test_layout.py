@@ -227,6 +227,7 @@ def test_the_benchmark_is_not_part_of_the_package():
     assert (ROOT / "benchmarks" / "bench.py").is_file()
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_committed_notebooks_are_what_the_generator_writes():
     done = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "make_notebooks.py"), "--check"],

@@ -22,6 +22,7 @@ def test_l1_value_and_gradcheck():
     assert torch.autograd.gradcheck(lambda p: l1_ab_loss(p, y), (x,))
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_perceptual_loss_gradcheck_random_backbone():
     loss = VGG16PerceptualLoss(backbone="random").double()
     assert loss.weights_source.kind == "random"
@@ -33,6 +34,7 @@ def test_perceptual_loss_gradcheck_random_backbone():
     assert torch.autograd.gradcheck(lambda p: loss(L, p, ab_true), (ab,), eps=1e-6, atol=1e-4)
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 @pytest.mark.weights
 def test_perceptual_loss_imagenet_properties():
     loss = VGG16PerceptualLoss()
@@ -81,6 +83,7 @@ def test_discriminator_loss_does_not_reach_the_generator():
     assert fake.grad is not None
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_perceptual_gradient_reaches_out_of_gamut_predictions():
     """A prediction far outside the sRGB gamut still gets a gradient (the loss does not clip),
     where the clipped conversion would give none."""

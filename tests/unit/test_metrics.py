@@ -129,6 +129,7 @@ def _load(path) -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1)[None] / 127.5 - 1
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 @pytest.mark.weights
 def test_lpips_reproduces_the_official_calibration(reference):
     expected = pd.read_csv(reference / "lpips_calibration" / "expected.csv")
@@ -247,6 +248,7 @@ def test_evaluate_pair_equals_the_original_skimage_colormath_chain(photos):
     assert ours["colorfulness_true"][0] == pytest.approx(colorfulness(t_rgb), abs=1e-9)
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_float32_device_path_stays_within_bounds_of_the_reference(photos):
     """The accelerator path (float32, whole batch) against the float64 CPU reference on 32
     BSDS500 test photos at 256² and a blurred, desaturated prediction. Measured: PSNR 3e-6 dB,

@@ -14,6 +14,12 @@ from colorlib.networks import (
 from colorlib.quantize import annealed_mean
 
 
+def VGG(model: str):
+    """A configuration with the ImageNet VGG16 encoder: its weights take a second or two to
+    load, so it runs in the full suite, not in test-fast."""
+    return pytest.param(model, marks=pytest.mark.slow)
+
+
 def test_parameter_counts_match_the_study():
     assert count_parameters(UnetGenerator(image_size=256, ngf=64)) == 54_409_858
     assert count_parameters(PatchDiscriminator()) == 2_762_049
@@ -81,7 +87,7 @@ def test_pix2pix_normal_init():
 # --- generators as data (define_G) -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("model_id", ["A", "A_VGG", "CLS", "CLS_VGG"])
+@pytest.mark.parametrize("model_id", ["A", VGG("A_VGG"), "CLS", VGG("CLS_VGG")])
 def test_define_G_builds_each_generator_and_head(model_id):
     cfg = make_config(model_id, "smoke")
     G = define_G(cfg).eval()
@@ -97,6 +103,7 @@ def test_define_G_builds_each_generator_and_head(model_id):
     assert G.image_size == 32
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_the_vgg16_encoder_holds_imagenet_features_and_sees_gray_rgb():
     from colorlib.color import join_lab, lab_to_rgb
     from colorlib.pretrained import load_features
@@ -118,6 +125,7 @@ def test_the_vgg16_encoder_holds_imagenet_features_and_sees_gray_rgb():
     torch.testing.assert_close(gray[:, 0], gray[:, 2], atol=1e-3, rtol=0)  # neutral
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_the_encoder_learning_rate_scale(tmp_path):
     from colorlib.training import Trainer
 
@@ -144,7 +152,7 @@ def test_the_generator_and_baseline_registries_are_the_configs_choices():
         networks.baseline("MEAN")
 
 
-@pytest.mark.parametrize("model", ["A", "CLS", "A_VGG", "CLS_VGG"])
+@pytest.mark.parametrize("model", ["A", "CLS", VGG("A_VGG"), VGG("CLS_VGG")])
 def test_every_generator_offers_the_declared_interface(model):
     from colorlib.networks import Generator
 

