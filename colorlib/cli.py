@@ -360,7 +360,7 @@ def _add_data_commands(sub) -> None:
         "head) as one "
         "ONNX file. Input 'L': float32 (N, 1, S, S), L*/50 - 1; output 'ab': float32 "
         "(N, 2, S, S), (a*, b*)/128; N is dynamic, S is the run's image_size (256 for the "
-        "full profile, 64 cpu, 32 smoke), also in the model's metadata_props. The README "
+        "full profile, 64 cpu, 32 smoke), also in the model's metadata_props. docs/usage.md "
         "shows how to colorize a photo with onnxruntime alone.",
     )
     p.add_argument("--checkpoint", required=True, help="a generator checkpoint (.pt)")
@@ -383,7 +383,7 @@ def _add_study_command(sub) -> None:
         "--models",
         default="original",
         help="comma-separated ids and/or groups: 'original' (the default: the original ten and "
-        "GRAY) or 'extended' (those and A_VGG, B_VGG, CLS, CLS_VGG)",
+        f"GRAY) or 'extended' (those and {', '.join(EXTENDED)})",
     )
     p.add_argument(
         "--also-test",

@@ -21,7 +21,7 @@ import functools
 
 import torch
 
-# --- the study's normalisation (README, "The study") ------------------------------------------
+# --- the study's normalisation (docs/study.md) ------------------------------------------
 L_SCALE = 50.0  # L in [0, 100]  ->  L / 50 - 1 in [-1, 1]
 L_SHIFT = 1.0
 AB_SCALE = 128.0  # a, b in about [-128, 128]  ->  a / 128, b / 128

@@ -69,7 +69,7 @@ class ExperimentConfig:
     temperature: float = 0.38  # the classification head's annealed mean (Zhang's T)
     # vgg16_unet: the encoder's lr = lr × this; 0 = frozen, the default: at the cpu profile on
     # BSDS500 frozen and 0.1 gave the same ΔE00 (11.18 vs 11.15) and PSNR (23.12 vs 23.20 dB)
-    # at two thirds of the epoch time (README, "Colour, not sepia")
+    # at two thirds of the epoch time (docs/colour.md)
     encoder_lr_scale: float = 0.0
     image_size: int = 256  # power of two >= 32; the U-Net has log2(image_size) levels
     ngf: int = 64  # generator width (pix2pix ngf)
@@ -81,7 +81,7 @@ class ExperimentConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    # --- augmentation (training only; README, "The study")
+    # --- augmentation (training only; docs/study.md)
     augment: bool = True
     hflip: bool = True
     rotation_deg: float = 15.0
@@ -284,7 +284,7 @@ PATH_FIELDS = ("data_dir", "split_file", "models_dir", "results_dir", "cache_dir
 # the validation split's seed: one split for every model and every training seed
 SPLIT_SEED = DEFAULT_SEED
 
-# The study's configurations (the paper's table, README "Configurations"): losses only.
+# The study's configurations (the paper's table, docs/study.md): losses only.
 
 PRESETS: dict[str, dict[str, Any]] = {
     "A": dict(use_l1=True, lambda_l1=100.0, use_perceptual=False, use_gan=False),
@@ -312,7 +312,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 ORIGINAL = tuple(PRESETS)  # the original study's ten configurations
 
-# The extended group (README, "Colour, not sepia"): the field's two answers to sepia, a
+# The extended group (docs/colour.md): the field's two answers to sepia, a
 # pretrained encoder and Zhang et al.'s class-rebalanced classification, alone and together.
 EXTENDED: dict[str, dict[str, Any]] = {
     "A_VGG": PRESETS["A"] | dict(generator="vgg16_unet"),
@@ -324,6 +324,8 @@ EXTENDED: dict[str, dict[str, Any]] = {
 }
 PRESETS |= EXTENDED
 BASELINES = ("GRAY",)  # evaluated, never trained
+# what every configuration is compared with in the tables (the original's winner, plain L1)
+REFERENCE = "A"
 
 
 def model_groups() -> dict[str, tuple[str, ...]]:
@@ -359,7 +361,7 @@ def select_models(selection: str) -> tuple[str, ...]:
     return tuple(m for m in model_ids() if m in chosen)
 
 
-# Scale only. `cpu`: see README "Profiles" for the measured time of all ten models.
+# Scale only. `cpu`: see docs/scale.md, "The profiles", for the measured time of all ten models.
 PROFILES: dict[str, dict[str, Any]] = {
     "full": dict(
         image_size=256,

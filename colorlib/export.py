@@ -12,7 +12,7 @@ pix2pix). Everything the generator does is inside the graph: the VGG16 encoder's
 conversion and ImageNet normalisation, the classification head's annealed mean. The model's
 metadata (``metadata_props``) names the configuration, ``S`` and both normalisations. The
 photo's own Lab conversion and resizing stay outside, as in :func:`colorlib.colorize.colorize_array`
-(the README shows the few lines with onnxruntime and scikit-image alone).
+(docs/usage.md shows the few lines with onnxruntime and scikit-image alone).
 """
 
 from __future__ import annotations

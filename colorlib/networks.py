@@ -314,7 +314,7 @@ class PatchDiscriminator(nn.Module):
     """PatchGAN on the pair (L, ab) ``(N, 1+2, S, S)`` -> logits ``(N, 1, S/16, S/16)``.
 
     Four stride-2 4x4 convs (ndf, 2·ndf, 4·ndf, 8·ndf; BatchNorm on all but the first, LeakyReLU
-    0.2) and a 3x3 stride-1 conv to one channel, as the study specifies (README, "The study";
+    0.2) and a 3x3 stride-1 conv to one channel, as the study specifies (docs/study.md;
     pix2pix's ``NLayerDiscriminator`` uses a stride-1 4x4 fourth conv instead; this study does not).
     """
 

@@ -1,4 +1,4 @@
-"""All project paths from one place, relative to the project root (README, "The notebooks")."""
+"""All project paths from one place, relative to the project root (docs/usage.md)."""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from colorlib.atomic import atomic_write_bytes
 from colorlib.color import AB_SCALE, rgb_to_lab
+from colorlib.config import ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ GRID = 10.0
 SOFT_SIGMA = 5.0
 NEIGHBOURS = 5
 PRIOR_SIGMA = 5.0
-REBALANCE_LAMBDA = 0.5
-TEMPERATURE = 0.38
+# the config's defaults (ExperimentConfig.rebalance_lambda, .temperature), defined there once
+REBALANCE_LAMBDA = ExperimentConfig.rebalance_lambda
+TEMPERATURE = ExperimentConfig.temperature
 MIN_CHROMA = 5.0
 _PIXEL_CHUNK = 1 << 18  # pixels per distance computation (bounds memory at 256²)
 

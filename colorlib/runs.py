@@ -1,7 +1,7 @@
 """A run's files, defined once: every artifact path and file name of a configuration's run and
 of a study, the run's record ``run.json`` (provenance) and whether a run is complete.
 
-A study under ``models_dir`` and ``results_dir`` (README, "Outputs"; the original's names)::
+A study under ``models_dir`` and ``results_dir`` (docs/usage.md, "Outputs"; the original's names)::
 
     models/{ID}/best_model.pt, checkpoint_epoch_{E}.pt, training_state.pt
     results/{ID}/metrics_{ID}.csv, metrics_per_image_{ID}.csv, training_history_{ID}.csv/.png,

@@ -1,4 +1,4 @@
-"""Training: one code path for every preset and profile (README, "The study": training).
+"""Training: one code path for every preset and profile (docs/study.md: training).
 
 Per batch: the discriminator step (when the GAN is on), then the generator step, as pix2pix's
 ``optimize_parameters``. Adam for both; the learning rate is constant for ``decay_start``
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 class LinearDecay:
     """The learning-rate factor of each epoch (picklable; ``epoch`` counts from 0).
 
-    The study's schedule (README, "The study"): constant for the first ``decay_start`` epochs, then
+    The study's schedule (docs/study.md): constant for the first ``decay_start`` epochs, then
     linear decay to zero at the end of epoch ``epochs``. The rate changes once per epoch: epoch
     ``e`` (1-based) after the constant part trains at the mean of that linear ramp over the epoch,
     ``(epochs - e + 0.5) / (epochs - decay_start)``. For the full profile (50, 25): epochs 1-25 at

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Print a study's README tables (markdown) from what its evaluation step wrote, so that no
-number in the README is typed by hand:
+"""Print a study's tables for docs/ (markdown) from what its evaluation step wrote, so that no
+number in docs/study.md or docs/colour.md is typed by hand:
 
     python tools/study_tables.py results/bsds500_3seeds
 

@@ -1,6 +1,6 @@
 """The study's training augmentation, applied to a whole batch on the device that trains.
 
-The study (README, "The study"): horizontal flip (p = 0.5), rotation ±15°, random affine translation
+The study (docs/study.md): horizontal flip (p = 0.5), rotation ±15°, random affine translation
 ±10 % and colour jitter (brightness, contrast, saturation, hue). A batch of uint8 photos moves to
 the training device; flip, rotation and translation are one batched affine resampling (bilinear,
 black outside the photo, as torchvision fills), then the four jitter steps run as batched tensor
@@ -38,7 +38,7 @@ N_DRAWS = 8  # uniforms per sample, always drawn, so the stream does not depend 
 
 @dataclass(frozen=True)
 class Augmentation:
-    """The study's training augmentations (README, "The study"); each off when 0 / False.
+    """The study's training augmentations (docs/study.md); each off when 0 / False.
 
     Colour-jitter strengths are not given by the study: these are colorlib's choice, as
     torchvision-style factors (brightness/contrast/saturation in [1 - x, 1 + x], hue shift in

@@ -5,7 +5,7 @@ Layouts (:func:`find_images`):
 
 * Kaggle ``aayush9753/image-colorization-dataset``: ``{split}_color/`` beside ``{split}_black/``,
   paired by file name (a mismatch is an error). Only the colour files are read: L and ab both
-  come from them (README, "The study"); the black folder is checked, not used.
+  come from them (docs/study.md); the black folder is checked, not used.
 * any folder of colour photos, with ``train/ val/ test/`` subfolders (like
   ``../shared/data/bsds500``) or flat (``split=None``).
 

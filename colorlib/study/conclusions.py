@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from colorlib.config import BASELINES, DEFAULT_SEED, EXTENDED, PRESETS
+from colorlib.config import BASELINES, DEFAULT_SEED, EXTENDED, PRESETS, REFERENCE
 from colorlib.errors import ResultsError
 from colorlib.metrics import overall_score, overall_scores, reported, scored, set_value
 from colorlib.stats import BOOTSTRAP_RESAMPLES, percentile_interval, two_level_draws
@@ -129,7 +129,7 @@ def ranking_stability(draws: Draws) -> pd.DataFrame:
 
 
 def comparisons(
-    summary: pd.DataFrame, draws: Draws, references: tuple[str, ...] = ("A", *BASELINES)
+    summary: pd.DataFrame, draws: Draws, references: tuple[str, ...] = (REFERENCE, *BASELINES)
 ) -> pd.DataFrame:
     """Every configuration minus each reference, per metric: the difference of the means, its
     95 % two-level interval (seed and image variance) and a two-sided bootstrap p-value."""

@@ -1,6 +1,6 @@
-"""The study's three notebooks, their parameters (declared here once: ``tools/make_notebooks.py``
-writes each parameters cell from them, the runner fills them in), and their execution through
-papermill.
+"""The study's four notebooks (:data:`NOTEBOOKS`), their parameters (declared here once:
+``tools/make_notebooks.py`` writes each parameters cell from them, the runner fills them in),
+and their execution through papermill.
 
 papermill only *warns* about a parameter a notebook does not declare; :func:`execute` checks
 against ``papermill.inspect_notebook`` first and refuses.

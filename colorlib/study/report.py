@@ -25,7 +25,7 @@ import torch
 
 from colorlib import plots
 from colorlib.atomic import write_csv
-from colorlib.config import BASELINES
+from colorlib.config import BASELINES, REFERENCE
 from colorlib.errors import MissingFileError, ResultsError
 from colorlib.metrics import METRICS, reported
 from colorlib.networks import count_parameters, define_G
@@ -95,7 +95,9 @@ def colorfulness_test(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired_tests(study: Study, reference: str = "A", metric: str = "ciede2000") -> pd.DataFrame:
+def paired_tests(
+    study: Study, reference: str = REFERENCE, metric: str = "ciede2000"
+) -> pd.DataFrame:
     """Wilcoxon signed-rank of per-image ``metric`` between ``reference`` and every other model
     (paired by test image), with Holm-adjusted p-values."""
     wide = study.per_image.pivot_table(index="image", columns="model", values=metric)
@@ -155,7 +157,7 @@ def write_report(
     gan = [m for m, c in study.configs.items() if c.use_gan]
     plots.plot_colorfulness_vs_accuracy(study.summary, files["colorfulness_plot"], gan_models=gan)
     write_csv(colorfulness_test(study), files["colorfulness_test"], index=False)
-    reference = "A" if "A" in study.models else study.models[0]
+    reference = REFERENCE if REFERENCE in study.models else study.models[0]
     write_csv(paired_tests(study, reference), files["paired"], index=False)
     ranking = conclusions.ranking_stability(study.draws)
     write_csv(ranking, files["ranking"], index=False)

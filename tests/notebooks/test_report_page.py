@@ -15,7 +15,7 @@ from colorlib.runs import StudyPaths
 
 @pytest.fixture(scope="module")
 def study(smoke_study) -> StudyPaths:
-    """The session's smoke study (all ten configurations and GRAY)."""
+    """The session's smoke study (every configuration of both groups, and GRAY)."""
     return smoke_study.paths
 
 

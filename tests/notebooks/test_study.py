@@ -1,5 +1,5 @@
 """run_all.py end to end on the embedded sample, smoke profile: every output the original
-named (README, "Outputs")."""
+named (docs/usage.md, "Outputs")."""
 
 import os
 import re

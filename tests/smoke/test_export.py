@@ -62,9 +62,9 @@ def test_a_bad_checkpoint_is_one_line(cli, tmp_path):
 
 
 def _readme_snippet() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
     found = re.search(r"<!-- onnx snippet -->\s*```python\n(.*?)```", text, re.S)
-    assert found, "README: the onnxruntime snippet (after <!-- onnx snippet -->) is missing"
+    assert found, "docs/usage.md: the onnxruntime snippet (after <!-- onnx snippet -->) is missing"
     return found.group(1)
 
 

@@ -16,7 +16,7 @@ from colorlib.config import (
 )
 from colorlib.errors import ConfigError
 
-# README, "The study": configurations: (GAN, lambda_L1 or None, lambda_perc or None)
+# docs/study.md: configurations: (GAN, lambda_L1 or None, lambda_perc or None)
 STUDY_TABLE = {
     "A": (False, 100, None),
     "B": (True, 100, None),
