@@ -31,6 +31,7 @@ from colorlib.config import (
     PROFILES,
     SPLIT_SEED,
     ExperimentConfig,
+    load_config,
     make_config,
     model_ids,
     parse_overrides,
@@ -50,6 +51,12 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
+    """preset ``--model`` + ``--profile`` + overrides, or (train) ``--config FILE`` + overrides:
+    a whole config as JSON, the way a run's config reaches ``torchrun``'s ranks."""
+    if getattr(args, "config", None):
+        if args.profile:
+            raise ConfigError("--config holds a whole config: pass --set overrides, not --profile")
+        return load_config(args.config).replace(**_overrides(args))
     return make_config(args.model, args.profile or "full", **_overrides(args))
 
 
@@ -269,14 +276,21 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
 def _set_arg(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
 
-def _model_args(p: argparse.ArgumentParser, choices, profile_help: str) -> None:
-    p.add_argument(
+def _model_args(
+    p: argparse.ArgumentParser, choices, profile_help: str, config_file: bool = False
+) -> None:
+    which = p.add_mutually_exclusive_group(required=True) if config_file else p
+    which.add_argument(
         "--model",
-        required=True,
         choices=choices,
         metavar="ID",
         help=f"one of {', '.join(choices)}",
+        **({} if config_file else {"required": True}),
     )
+    if config_file:
+        which.add_argument(
+            "--config", metavar="FILE", help="a whole config as JSON (instead of --model)"
+        )
     p.add_argument("--profile", choices=sorted(PROFILES), help=profile_help)
     p.add_argument("--data", help="data folder (Kaggle layout or photo folder), or 'sample'")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
@@ -286,7 +300,7 @@ def _model_args(p: argparse.ArgumentParser, choices, profile_help: str) -> None:
 def _add_run_commands(sub) -> None:
     """train, evaluate, presets, info, weights."""
     p = sub.add_parser("train", help="train one configuration")
-    _model_args(p, list(PRESETS), "scale (default: full)")
+    _model_args(p, list(PRESETS), "scale (default: full)", config_file=True)
     p.add_argument(
         "--resume", action="store_true", help="continue the run from its saved training state"
     )

@@ -181,6 +181,10 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
         """Build from a plain dict; unknown keys raise ValueError, wrong types TypeError."""
+        if not isinstance(values, dict):
+            raise ConfigTypeError(
+                f"a config is a mapping of field names to values; got {type(values).__name__}"
+            )
         _check_keys(values)
         return cls(**{k: _coerce_sequence(k, v) for k, v in values.items()})
 
@@ -352,13 +356,21 @@ def select_models(selection: str) -> tuple[str, ...]:
     for item in (s.strip() for s in selection.split(",")):
         if item:
             chosen += model_groups().get(item, (item,))
-    unknown = sorted(set(chosen) - set(model_ids()))
-    if unknown or not chosen:
+    require_known(chosen or [selection])
+    return tuple(m for m in model_ids() if m in chosen)
+
+
+def require_known(models: typing.Iterable[str] = (), profile: str | None = None) -> None:
+    """The one check, and wording, of model ids and a profile name (the CLI, the study runner
+    and :func:`make_config` ask it)."""
+    unknown = sorted(set(models) - set(model_ids()))
+    if unknown:
         raise ConfigError(
-            f"unknown model(s) {unknown or [selection]}; choose ids from {list(model_ids())} "
+            f"unknown model(s) {unknown}; choose ids from {list(model_ids())} "
             f"or a group from {list(model_groups())}"
         )
-    return tuple(m for m in model_ids() if m in chosen)
+    if profile is not None and profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
 
 
 # Scale only. `cpu`: see docs/scale.md, "The profiles", for the measured time of all ten models.
@@ -402,14 +414,26 @@ def make_config(model_id: str, profile: str = "full", **overrides: Any) -> Exper
 
     ``GRAY`` gives the data/scale settings for evaluating the ab = 0 baseline.
     """
-    if model_id not in model_ids():
-        raise ConfigError(f"unknown model {model_id!r}; choose from {list(model_ids())}")
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    require_known([model_id], profile)
     values = {"model_id": model_id, **PRESETS.get(model_id, {}), **PROFILES[profile]}
     _check_keys(overrides)
     values.update(overrides)
     return ExperimentConfig.from_dict(values)
+
+
+def load_config(path: str | os.PathLike) -> ExperimentConfig:
+    """The config a JSON file holds (:meth:`ExperimentConfig.to_dict`'s keys: every field, as
+    a run's config crosses a process boundary, e.g. to ``torchrun``'s ranks)."""
+    import json
+
+    try:
+        values = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ConfigError(f"cannot read config file {path}: {err}") from err
+    try:
+        return ExperimentConfig.from_dict(values)
+    except ConfigError as err:
+        raise type(err)(f"{path}: {err}") from err
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:

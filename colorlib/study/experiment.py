@@ -8,8 +8,10 @@ relative paths against the project root (the notebook may run from ``notebooks/`
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +73,10 @@ def run_experiment(
     return history, evaluate(cfg)
 
 
-def train_command(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) -> list[str]:
-    """``torchrun`` training ``cfg`` exactly: every field that differs from the preset at the
-    ``full`` profile is passed with ``--set``."""
-    base = make_config(cfg.model_id, "full").to_dict()
-    sets = []
-    for key, value in cfg.to_dict().items():
-        if value == base[key] or key == "model_id":
-            continue
-        if value is None:
-            raise ValueError(f"{key}=None cannot be passed on a command line")
-        if isinstance(value, tuple | list):
-            value = ",".join(map(str, value))
-        sets += ["--set", f"{key}={str(value).lower() if isinstance(value, bool) else value}"]
+def train_command(config_file: str | Path, nproc_per_node: int, resume: bool) -> list[str]:
+    """``torchrun`` training the config written to ``config_file`` (its JSON,
+    :meth:`ExperimentConfig.to_dict`) on ``nproc_per_node`` processes: the config crosses the
+    process boundary whole, never re-parsed from ``--set`` strings."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     return [
         *launcher,
@@ -91,23 +84,23 @@ def train_command(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) -> l
         "-m",
         "colorlib",
         "train",
-        "--model",
-        cfg.model_id,
-        "--profile",
-        "full",
+        "--config",
+        str(config_file),
         "--quiet",
-        *sets,
         *(["--resume"] if resume else []),
     ]
 
 
 def _torchrun_train(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) -> pd.DataFrame:
-    done = subprocess.run(
-        train_command(cfg, nproc_per_node, resume),
-        cwd=project_root(),
-        capture_output=True,
-        text=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="colorlib-config-") as folder:
+        config_file = Path(folder) / f"{cfg.model_id}.json"
+        config_file.write_text(json.dumps(cfg.to_dict()), encoding="utf-8")
+        done = subprocess.run(
+            train_command(config_file, nproc_per_node, resume),
+            cwd=project_root(),
+            capture_output=True,
+            text=True,
+        )
     if done.returncode:
         what = f"{cfg.model_id}: torchrun training over {nproc_per_node} processes failed"
         # a rank that stopped on an anticipated error printed colorlib's one line

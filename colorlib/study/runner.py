@@ -42,10 +42,10 @@ from colorlib.config import (
     BASELINES,
     DEFAULT_SEED,
     N_VAL,
-    PROFILES,
     SPLIT_SEED,
     ExperimentConfig,
     model_ids,
+    require_known,
 )
 from colorlib.errors import ConfigError, OutputExistsError
 from colorlib.metrics import scored
@@ -235,11 +235,7 @@ def run_study(
 def _check_choices(
     models: tuple[str, ...], profile: str, seeds: tuple[int, ...], overrides: dict[str, Any]
 ) -> None:
-    unknown = sorted(set(models) - set(model_ids()))
-    if unknown:
-        raise ConfigError(f"unknown model(s) {unknown}; choose from {list(model_ids())}")
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    require_known(models, profile)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must be one or more distinct integers; got {seeds}")
     if "seed" in overrides:

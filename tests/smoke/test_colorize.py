@@ -4,11 +4,8 @@ import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
-from colorlib.cli import main
 from colorlib.colorize import _upsample_rows, colorize_array
 from colorlib.networks import UnetGenerator
-from colorlib.runs import RunPaths
-from colorlib.training import train
 
 
 @pytest.fixture
@@ -43,43 +40,21 @@ def test_colorized_photo_keeps_size_and_full_resolution_lightness(photo):
     assert np.median(dL) < 0.5
 
 
-def test_cli_colorizes_any_size_and_reports_failures(tmp_path, smoke_config, photo, capsys):
-    cfg = smoke_config(tmp_path)
-    train(cfg, progress=False)
+def test_cli_colorizes_any_size_and_reports_failures(tmp_path, smoke_study, cli, photo):
+    """The test suite's smoke study's A, through the command line."""
+    best = smoke_study.paths.run("A").best
     gray = tmp_path / "gray_wide.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (90, 1))).save(gray)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"nope")
-    code = main(
-        [
-            "colorize",
-            str(photo),
-            str(gray),
-            str(broken),
-            "--checkpoint",
-            str(RunPaths.of(cfg).best),
-            "--out",
-            str(tmp_path / "out"),
-            "--device",
-            "cpu",
-        ]
-    )
-    assert code == 1  # one input failed
-    err = capsys.readouterr().err
-    assert "broken.jpg" in err
-    assert Image.open(tmp_path / "out" / "coffee.jpg").size == Image.open(photo).size
-    assert Image.open(tmp_path / "out" / "gray_wide.png").size == (300, 90)
-    assert not (tmp_path / "out" / "broken.jpg").exists()
-    code = main(
-        [
-            "colorize",
-            str(photo),
-            "--checkpoint",
-            str(RunPaths.of(cfg).best),
-            "--out",
-            str(tmp_path / "out2"),
-            "--device",
-            "cpu",
-        ]
-    )
-    assert code == 0
+    out = tmp_path / "out"
+    done = cli("colorize", photo, gray, broken, "--checkpoint", best, "--out", out,
+               "--device", "cpu")  # fmt: skip
+    assert done.returncode == 1  # one input failed
+    assert "broken.jpg" in done.stderr
+    assert Image.open(out / "coffee.jpg").size == Image.open(photo).size
+    assert Image.open(out / "gray_wide.png").size == (300, 90)
+    assert not (out / "broken.jpg").exists()
+    done = cli("colorize", photo, "--checkpoint", best, "--out", tmp_path / "out2",
+               "--device", "cpu")  # fmt: skip
+    assert done.returncode == 0, done.stderr

@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -77,47 +76,17 @@ def test_fused_adam_switch_trains_to_rounding_level_of_the_default(tmp_path, smo
     )
 
 
-def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, smoke_config):
+def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, cli):
     """A real `kill -9` of a training subprocess mid-run, then --resume; both runs write
     TensorBoard events, which show each epoch once and equal the history CSV."""
     common = [
-        "--set",
-        "tensorboard=true",
-        "--profile",
-        "smoke",
-        "--data",
-        "sample",
-        "--quiet",
-        "--set",
-        "epochs=6",
-        "--set",
-        "decay_start=3",
-        "--set",
-        "max_train_images=48",
-        "--set",
-        "checkpoint_every=2",
-        "--device",
-        "cpu",
-    ]
+        "--model", "B", "--profile", "smoke", "--data", "sample", "--quiet", "--device", "cpu",
+        "--set", "tensorboard=true", "--set", "epochs=6", "--set", "decay_start=3",
+        "--set", "max_train_images=48", "--set", "checkpoint_every=2",
+    ]  # fmt: skip
 
     def run(root, *extra):
-        args = [
-            sys.executable,
-            "-m",
-            "colorlib",
-            "train",
-            "--model",
-            "B",
-            *common,
-            "--set",
-            f"models_dir={root}/models",
-            "--set",
-            f"results_dir={root}/results",
-            "--set",
-            f"cache_dir={root}/cache",
-            *extra,
-        ]
-        return args
+        return cli.argv("train", *common, *cli.roots(root), *extra)
 
     subprocess.run(run(tmp_path / "whole"), check=True, capture_output=True)
     victim = subprocess.Popen(

@@ -111,7 +111,7 @@ def test_frozen_and_strict():
         make_config("C", epochs="3")
     with pytest.raises(TypeError, match="'use_gan' must be bool"):
         make_config("C", use_gan=1)
-    with pytest.raises(ValueError, match="unknown model 'G'"):
+    with pytest.raises(ValueError, match=r"unknown model\(s\) \['G'\]"):
         make_config("G")
     with pytest.raises(ValueError, match="unknown profile"):
         make_config("A", "huge")
@@ -170,3 +170,23 @@ def test_the_issues_numbers_are_one_line_errors(setting):
 
     with pytest.raises(ConfigError, match=f"config key '{setting.split('=')[0]}' must be in"):
         make_config("A", "smoke", **parse_overrides([setting]))
+
+
+def test_a_config_file_is_the_whole_config(tmp_path):
+    import json
+
+    from colorlib.config import load_config
+
+    cfg = make_config("C", "smoke", lambda_l1=30.0, train_splits=("train", "val"))
+    path = tmp_path / "C.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    assert load_config(path) == cfg
+    path.write_text('"hello"')
+    with pytest.raises(TypeError, match=r"C\.json: a config is a mapping .* got str"):
+        load_config(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match=r"cannot read config file .*C\.json"):
+        load_config(path)
+    path.write_text('{"epochs": 3, "bogus": 1}')
+    with pytest.raises(ValueError, match=r"C\.json: unknown config key\(s\) \['bogus'\]"):
+        load_config(path)
