@@ -6,6 +6,16 @@ epochs, then decays linearly to zero at the end of ``epochs`` (:class:`LinearDec
 every epoch: validation L1 (generator in eval mode), ``best_model.pt`` when it improves,
 interval checkpoints and sample grids, and the full training state, written atomically, so
 ``resume=True`` continues bit-identically.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) :class:`Trainer` trains data-parallel: ``batch_size``
+stays the global batch and each rank takes a disjoint slice of every batch of the same seeded
+epoch permutation; G and D are wrapped in ``DistributedDataParallel`` (BatchNorm synchronised
+across ranks with ``SyncBatchNorm`` on CUDA; on the CPU with gloo each rank normalises over its
+own slice and rank 0's running statistics are broadcast at every forward and after every
+epoch); the logged losses are averaged over all samples of all ranks; a non-finite loss on any
+rank stops every rank; rank 0 alone writes checkpoints, histories, figures and ``run.json``
+(which records the world size), and every rank resumes from that state (a different world
+size is refused). Each rank has its own dropout stream.
 """
 
 from __future__ import annotations
@@ -160,17 +170,8 @@ class Trainer:
     :func:`colorlib.losses.generator_loss`, its resumable state a :class:`TrainingState`. What
     the other processes of a data-parallel run are asked lives in
     :class:`colorlib.replicas.Replicas`; what an epoch writes, in
-    :class:`colorlib.run_writer.RunWriter`.
-
-    Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains data-parallel: ``batch_size`` stays the
-    global batch and each rank takes a disjoint slice of every batch of the same seeded epoch
-    permutation; G and D are wrapped in ``DistributedDataParallel`` (BatchNorm synchronised
-    across ranks with ``SyncBatchNorm`` on CUDA; on the CPU with gloo each rank normalises over
-    its own slice and rank 0's running statistics are broadcast at every forward and after
-    every epoch); the logged losses are averaged over all samples of all ranks; a non-finite
-    loss on any rank stops every rank; rank 0 alone writes checkpoints, histories, figures and
-    ``run.json`` (which records the world size), and every rank resumes from that state (a
-    different world size is refused). Each rank has its own dropout stream.
+    :class:`colorlib.run_writer.RunWriter`. Data-parallel under ``torchrun``: the module's
+    docstring.
     """
 
     def __init__(
@@ -447,20 +448,7 @@ class Trainer:
 
     def _restore(self, path: Path) -> None:
         blob = load_checkpoint(path, kind="training_state")
-        saved: ExperimentConfig = blob["config"]
-        changed = saved.differs_from(self.cfg)
-        if changed:
-            raise ConfigError(
-                f"{path} was written by a different configuration (differs in {changed}); "
-                f"resume with the same settings, or delete {self.paths.models} to start over"
-            )
-        saved_world, world = blob.get("world_size", 1), self.replicas.ranks.world_size
-        if saved_world != world:
-            raise ConfigError(
-                f"{path} was trained by {saved_world} process(es); resume it with "
-                f"{saved_world} (torchrun --nproc_per_node={saved_world}), not "
-                f"{world}, or delete {self.paths.models} to start over"
-            )
+        _require_resumable(path, blob, self.cfg, self.replicas.ranks.world_size, self.paths)
         self.state.load(blob)
         rank = self.replicas.ranks.rank
         set_rng_state(blob["rng_ranks"][rank] if "rng_ranks" in blob else blob["rng"])
@@ -521,6 +509,26 @@ class Trainer:
                 f"{self.epoch + 1}, step {self.state.step} (this rank: {loss.item()}); last "
                 f"good training state kept: {kept}"
             )
+
+
+def _require_resumable(
+    path: Path, blob: dict[str, Any], cfg: ExperimentConfig, world: int, paths: Any
+) -> None:
+    """Refuse to resume a training state written by another configuration ("what" fields) or
+    by another number of processes."""
+    changed = blob["config"].differs_from(cfg)
+    if changed:
+        raise ConfigError(
+            f"{path} was written by a different configuration (differs in {changed}); "
+            f"resume with the same settings, or delete {paths.models} to start over"
+        )
+    saved_world = blob.get("world_size", 1)
+    if saved_world != world:
+        raise ConfigError(
+            f"{path} was trained by {saved_world} process(es); resume it with "
+            f"{saved_world} (torchrun --nproc_per_node={saved_world}), not "
+            f"{world}, or delete {paths.models} to start over"
+        )
 
 
 def train(cfg: ExperimentConfig, *, resume: bool = False, progress: bool = True) -> pd.DataFrame:
