@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from colorlib import training
+from colorlib import losses, training
 from colorlib.checkpoints import load_checkpoint, load_generator
 from colorlib.config import PRESETS
 from colorlib.evaluation import evaluate
@@ -153,13 +153,13 @@ def test_existing_run_needs_resume_and_same_config(tmp_path, smoke_config):
 def test_non_finite_loss_stops_with_epoch_and_step(tmp_path, smoke_config, monkeypatch):
     cfg = smoke_config(tmp_path, epochs=2)
     calls = {"n": 0}
-    real = training.l1_ab_loss
+    real = losses.l1_ab_loss
 
     def poisoned(pred, target):
         calls["n"] += 1
         return real(pred, target) * (float("nan") if calls["n"] == 6 else 1.0)
 
-    monkeypatch.setattr(training, "l1_ab_loss", poisoned)
+    monkeypatch.setattr(losses, "l1_ab_loss", poisoned)  # what LOSS_TERMS["l1"] calls
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 6.*training_state\.pt"):
         train(cfg, progress=False)
     kept = load_checkpoint(RunPaths.of(cfg).state)
