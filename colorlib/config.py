@@ -29,6 +29,12 @@ DEFAULT_SEED = 42
 # photos held out for validation when a dataset has no val/ folder of its own (the original:
 # 250 of the Kaggle layout's 5,000); a config's val_holdout > 0 replaces it
 N_VAL = 250
+# ExperimentConfig.determinism: "exact" = bit-identical reruns and resumes (torch's
+# deterministic algorithms, cuDNN's deterministic kernels, no autotuning); "fast" = cuDNN
+# autotunes and may pick non-deterministic kernels (reruns agree to rounding); "auto" = exact on
+# the CPU (where it costs nothing) and fast on CUDA, where exact made the VGG16-encoder
+# generators' step 10x slower on an H200 (docs/performance.md). colorlib.runtime applies it.
+DETERMINISM = ("auto", "exact", "fast")
 # the generators and heads colorlib.networks.define_G builds
 GENERATORS = ("unet", "vgg16_unet")
 HEADS = ("regression", "classification")
@@ -111,6 +117,10 @@ class ExperimentConfig:
     num_workers: int = 0  # DataLoader processes gathering uint8 batches (augmentation: on device)
     # per-epoch scalars and the validation grid as TensorBoard events in results/{ID}/tensorboard
     tensorboard: bool = False
+    # "auto" (exact on the CPU, fast on CUDA), "exact" (bit-identical reruns and resumes) or
+    # "fast" (cuDNN autotuning, reruns equal to rounding): colorlib.runtime.set_determinism
+    determinism: str = "auto"
+    compile: bool = False  # torch.compile the training passes of G and D (docs/performance.md)
     backbone: str = "imagenet"  # "random" only for tiny tests: results labelled as such
     # --- output roots (relative paths are relative to the working directory)
     models_dir: str = "models"
@@ -131,6 +141,10 @@ class ExperimentConfig:
             )
         if self.on_bad not in ("skip", "raise"):
             raise ConfigError(f"on_bad must be 'skip' or 'raise'; got {self.on_bad!r}")
+        if self.determinism not in DETERMINISM:
+            raise ConfigError(
+                f"determinism must be one of {list(DETERMINISM)}; got {self.determinism!r}"
+            )
 
     def loss_weights(self) -> dict[str, float]:
         """The enabled loss terms and their weights, by term name in field order
@@ -262,12 +276,15 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
 # Where and how a run computes, not what it computes: a run may resume, and a finished run still
 # counts as complete, when only these differ (another device or GPU, more data workers, output
 # roots moved, checkpoints written more often, more validation images drawn, TensorBoard
-# events written or not). Every other field is "what": it changes the weights or the metrics.
+# events written or not, cuDNN's determinism or torch.compile: rounding-level differences, as a
+# device's own). Every other field is "what": it changes the weights or the metrics.
 HOW_FIELDS = frozenset(
     {
         "device",
         "num_workers",
         "tensorboard",
+        "determinism",
+        "compile",
         "models_dir",
         "results_dir",
         "cache_dir",

@@ -115,13 +115,12 @@ class Replicas:
         dist.all_gather_object(states, rng_state())
         return states
 
-    def nonfinite_ranks(self, loss: torch.Tensor) -> list[int]:
-        """The ranks whose ``loss`` is not finite (every rank learns of every other's)."""
-        bad = not torch.isfinite(loss)
+    def flagged_ranks(self, flag: bool) -> list[int]:
+        """The ranks on which ``flag`` is set (every rank learns of every other's)."""
         if not self.distributed:
-            return [0] if bad else []
+            return [0] if flag else []
         flags = torch.zeros(self.ranks.world_size, device=self.device)
-        flags[self.ranks.rank] = float(bad)
+        flags[self.ranks.rank] = float(flag)
         dist.all_reduce(flags)
         return flags.nonzero().flatten().tolist()
 

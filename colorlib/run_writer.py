@@ -1,12 +1,14 @@
 """Everything a training run writes, over its :class:`colorlib.runs.RunPaths`.
 
-After each epoch, in this order: ``best_model.pt`` when validation improved, the interval
-checkpoint and its validation sample grid, the history CSV and PNG, and last the training
-state, which is the epoch's commit point (a run killed before it resumes from the previous
-epoch). With ``tensorboard=True``, also the epoch's TensorBoard events (:class:`Events`). And the
-run's record ``run.json`` (:func:`colorlib.runs.record_run`) at the start and the end of
-training. In a data-parallel run only rank 0 writes: the other ranks' writer is built with
-``active=False`` and writes nothing.
+After each epoch the history CSV (and, with ``tensorboard=True``, the epoch's TensorBoard
+events: :class:`Events`); at every ``checkpoint_every`` epochs and the last (the commit
+epochs), in this order: ``best_model.pt`` when validation improved since the previous commit,
+the interval checkpoint and its validation sample grid, the history PNG, and last the training
+state, the commit point (a run stopped before it resumes from the previous one:
+:meth:`RunWriter.end_epoch`). And the run's record ``run.json``
+(:func:`colorlib.runs.record_run`) at the start and the end of training. In a data-parallel
+run only rank 0 writes: the other ranks' writer is built with ``active=False`` and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class RunWriter:
         self.cfg, self.active = cfg, active
         self.paths = RunPaths.of(cfg)
         self.events = Events(self.paths) if active and cfg.tensorboard else None
+        # the best generator since the last commit and its metadata, written at the next one
+        self.best: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
     def samples_due(self, epoch: int) -> bool:
         """Whether ``epoch`` (1-based) writes an interval checkpoint and a sample grid."""
@@ -92,14 +96,29 @@ class RunWriter:
     ) -> None:
         """Write epoch ``epoch``'s files. ``samples()`` gives the validation grid's
         ``(L, ab_true, ab_pred)`` and ``state()`` the training state: each is called only
-        when it is written."""
+        when it is written.
+
+        Every epoch: the history CSV (and the TensorBoard events). At a commit epoch
+        (:meth:`samples_due`: every ``checkpoint_every`` epochs, and the last): the best
+        generator found since the previous commit (``best_model.pt``; it waits in memory until
+        then), the interval checkpoint and its sample grid, the history PNG, and last the
+        training state, the commit point. A run stopped between two commits (kill -9, a
+        signal, a non-finite loss) resumes from the last one and trains the lost epochs again,
+        bit-identically on the CPU, finding the same best generator."""
         if not self.active:
             return
         cfg, paths = self.cfg, self.paths
-        if improved:
-            save_checkpoint(paths.best, "generator", cfg, generator=generator, **meta)
+        if improved:  # a copy: on the CPU the state dict's tensors are the live parameters
+            self.best = ({k: v.clone() for k, v in generator.items()}, dict(meta))
+        frame = pd.DataFrame(history)
+        write_csv(frame, paths.history_csv, index=False)
+        commit = self.samples_due(epoch)
         panels = None  # the grid's images, converted once for the PNG and the events
-        if self.samples_due(epoch):
+        if commit:
+            if self.best is not None:
+                best, best_meta = self.best
+                save_checkpoint(paths.best, "generator", cfg, generator=best, **best_meta)
+                self.best = None
             save_checkpoint(paths.checkpoint(epoch), "generator", cfg, generator=generator, **meta)
             L, ab, pred = samples()
             panels = sample_panels(L, {"ground truth": ab, f"{cfg.model_id} epoch {epoch}": pred})
@@ -108,13 +127,11 @@ class RunWriter:
                 paths.val_samples(epoch),
                 title=f"{cfg.model_id}: validation samples, epoch {epoch}",
             )
-        frame = pd.DataFrame(history)
-        write_csv(frame, paths.history_csv, index=False)
-        plot_history(frame, paths.history_png, f"{cfg.model_id}: training history")
+            plot_history(frame, paths.history_png, f"{cfg.model_id}: training history")
         if self.events is not None:
             self.events.epoch(history[-1], panels)
-        # the training state is written last: it is the commit point of the epoch
-        save_checkpoint(paths.state, "training_state", cfg, **state())
+        if commit:  # the training state is written last: it is the commit point
+            save_checkpoint(paths.state, "training_state", cfg, **state())
 
     def close(self) -> None:
         """Close what stays open across epochs (the TensorBoard events)."""

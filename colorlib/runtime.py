@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from colorlib.config import DETERMINISM
 from colorlib.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,24 @@ def cpu_name() -> str:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch; deterministic algorithms (cuDNN included)."""
+    """Seed python, numpy and torch."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def set_determinism(mode: str, device: torch.device) -> str:
+    """Apply ``mode`` (:data:`colorlib.config.DETERMINISM`) for ``device``; returns what it
+    is there, ``"exact"`` or ``"fast"`` (the run records it)."""
+    if mode not in DETERMINISM:
+        raise ValueError(f"determinism must be one of {list(DETERMINISM)}; got {mode!r}")
+    exact = mode == "exact" or (mode == "auto" and device.type != "cuda")
+    torch.backends.cudnn.deterministic = exact
+    torch.backends.cudnn.benchmark = not exact
+    if exact:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(exact, warn_only=True)
+    return "exact" if exact else "fast"
 
 
 def rng_state() -> dict[str, Any]:

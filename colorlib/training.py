@@ -48,9 +48,14 @@ from colorlib.quantize import AbClasses
 from colorlib.replicas import Replicas
 from colorlib.run_writer import RunWriter
 from colorlib.runs import exclusive
-from colorlib.runtime import seed_everything, select_device, set_rng_state
+from colorlib.runtime import seed_everything, select_device, set_determinism, set_rng_state
 
 log = logging.getLogger(__name__)
+
+# steps between two reads of the device-side non-finite check (and at every epoch's end): the
+# step itself never waits for the device to report a loss
+FINITE_CHECK_EVERY = 50
+POSTFIX_EVERY = 20  # steps between two progress-bar loss updates (each reads the device)
 
 
 class LinearDecay:
@@ -191,6 +196,7 @@ class Trainer:
         self.writer = RunWriter(cfg, active=self.replicas.main)
         self.paths = self.writer.paths
         seed_everything(cfg.seed)
+        self.determinism = set_determinism(cfg.determinism, self.replicas.device)
         self.nets = networks or build_networks(cfg, self.device)
         self.replicas.check_batch(cfg.batch_size)
         # what the training forward passes call: DDP wrappers when data-parallel
@@ -198,6 +204,10 @@ class Trainer:
         self.train_D = None
         if self.nets.D is not None:
             self.nets.D, self.train_D = self.replicas.wrap(self.nets.D)
+        if cfg.compile:  # the training passes only: checkpoints keep the plain state dicts
+            self.train_G = torch.compile(self.train_G)
+            self.train_D = torch.compile(self.train_D) if self.train_D is not None else None
+        self.watch = FiniteWatch(self.device)
         if self.replicas.distributed:  # the same initial weights everywhere; dropout per rank
             torch.manual_seed(sample_seed(cfg.seed, -1, self.replicas.ranks.rank))
         opt_G, sched_G = self._optimizer(self._generator_groups())
@@ -322,7 +332,7 @@ class Trainer:
         self.G.train()
         if self.D is not None:
             self.D.train()
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}  # on the device, float64: read once per epoch
         seen = 0
         bar = tqdm(
             batches,
@@ -331,62 +341,69 @@ class Trainer:
             disable=not self.progress,
             leave=False,
         )
-        for L, ab in bar:
+        for i, (L, ab) in enumerate(bar, 1):
             losses = self.train_step(L, ab)
             n = L.shape[0]
             seen += n
             for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v * n
-            bar.set_postfix({k: f"{v / seen:.4f}" for k, v in sums.items()})
-        sums, seen = self.replicas.sum(sums, seen)
+                sums[k] = sums.get(k, 0.0) + v.double() * n
+            if self.state.step % FINITE_CHECK_EVERY == 0:
+                self._check_finite()
+            if self.progress and i % POSTFIX_EVERY == 0:
+                bar.set_postfix({k: f"{float(v) / seen:.4f}" for k, v in sums.items()})
+        self._check_finite()
+        totals = dict(zip(sums, torch.stack(list(sums.values())).tolist())) if sums else {}
+        totals, seen = self.replicas.sum(totals, seen)
         self.replicas.share_buffers(self.G, self.D)
-        return {k: v / seen for k, v in sums.items()}
+        return {k: v / seen for k, v in totals.items()}
 
-    def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
+    def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
         """One step on a batch, as pix2pix's ``optimize_parameters``: G's forward, then D's
-        update (GAN only, once it has started), then G's; returns the batch's losses
-        (``loss_D``, ``loss_G`` and each term of the generator loss, unweighted)."""
+        update (GAN only, once it has started), then G's. Returns the batch's losses
+        (``loss_D``, ``loss_G`` and each term of the generator loss, unweighted) as 0-d
+        tensors on the device, detached: the step never waits for the device (``float(v)``
+        reads one; a non-finite loss is reported by the loop, :class:`FiniteWatch`)."""
         L, ab = self._to_device(L), self._to_device(ab)
         self.state.step += 1
         with self._autocast():
             fake, logits = self.train_G(L, with_logits=True)
-        out: dict[str, float] = {}
+        out: dict[str, torch.Tensor] = {}
         if self.D is not None and LOSS_TERMS["adv"].active(self.cfg, self.epoch):
             out["loss_D"] = self._backward_D(L, ab, fake)
         step = Step(L, ab, fake, logits, D=self.D, classes=self.classes, modules=self.nets.losses)
         self.opt_G.zero_grad(set_to_none=True)
         with self._autocast():
             loss_G, terms = generator_loss(self.cfg, self.epoch, step)
-        self._check_finite("generator", loss_G)
+        self.watch.see("generator", self.state.step, loss_G)
         loss_G.backward()
         self.opt_G.step()
-        out["loss_G"] = loss_G.item()
-        out.update({k: v.item() for k, v in terms.items()})
+        out["loss_G"] = loss_G.detach()
+        out.update({k: v.detach() for k, v in terms.items()})
         return out
 
-    def _backward_D(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> float:
+    def _backward_D(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """D's update on real and (detached) fake pairs; afterwards D is frozen again, since
         G's step needs D's gradient with respect to its input only."""
         self.D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
         with self._autocast():
             loss_D = discriminator_loss(self.train_D, L, ab, fake)
-        self._check_finite("discriminator", loss_D)
+        self.watch.see("discriminator", self.state.step, loss_D)
         loss_D.backward()
         self.opt_D.step()
         self.D.requires_grad_(False)
-        return loss_D.item()
+        return loss_D.detach()
 
     @torch.no_grad()
     def _validate(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
         """Mean absolute ab error of the generator (eval mode) over the validation photos."""
         self.G.eval()
-        total, count = 0.0, 0
+        total, count = 0.0, 0  # the sum on the device, float64: read once
         for L, ab in batches:
-            total += (self._predict(L) - self._to_device(ab)).abs().sum().item()
+            total = total + (self._predict(L) - self._to_device(ab)).abs().sum().double()
             count += ab.numel()
         self.G.train()
-        return total / count
+        return float(total) / count
 
     def _end_epoch(self, losses, val_l1: float, seconds: float, val_batches) -> None:
         """Step the schedules, log and keep the epoch's row, and hand the epoch to the
@@ -473,6 +490,7 @@ class Trainer:
             best_epoch=state.best_epoch,
             train_wall_time_s=round(state.elapsed, 3),
             world_size=self.replicas.ranks.world_size,
+            determinism=self.determinism,
             **({"ab_classes": self.classes.describe()} if self.classes is not None else {}),
         )
 
@@ -498,17 +516,49 @@ class Trainer:
             enabled=self.device.type == "cpu" and self.cfg.cpu_bf16_autocast,
         )
 
-    def _check_finite(self, which: str, loss: torch.Tensor) -> None:
-        """Every rank stops when any rank's loss is not finite."""
-        bad = self.replicas.nonfinite_ranks(loss)
+    def _check_finite(self) -> None:
+        """Every rank stops when any rank has seen a non-finite loss (:class:`FiniteWatch`):
+        before the epoch writes anything, naming the step that went bad."""
+        first = self.watch.first_bad()
+        bad = self.replicas.flagged_ranks(first is not None)
         if bad:
             where = f" on rank(s) {bad}" if self.replicas.distributed else ""
             kept = self.paths.state if self.paths.state.exists() else "none yet"
+            if first is None:  # another rank's
+                what = f"non-finite loss{where} at epoch {self.epoch + 1} (this rank: finite)"
+            else:
+                step, which, value = first
+                what = (
+                    f"non-finite {which} loss{where} at epoch {self.epoch + 1}, step {step} "
+                    f"(this rank: {value})"
+                )
             raise NonFiniteLossError(
-                f"{self.cfg.model_id}: non-finite {which} loss{where} at epoch "
-                f"{self.epoch + 1}, step {self.state.step} (this rank: {loss.item()}); last "
-                f"good training state kept: {kept}"
+                f"{self.cfg.model_id}: {what}; last good training state kept: {kept}"
             )
+
+
+class FiniteWatch:
+    """Non-finite losses, found on the device: :meth:`see` records the first bad loss of the
+    epoch (its step, which loss, its value) with device operations only, so a step never waits
+    for the device; :meth:`first_bad` reads it (one host synchronisation)."""
+
+    WHICH = ("discriminator", "generator")
+
+    def __init__(self, device: torch.device) -> None:
+        self.step = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
+        self.which = torch.zeros((), dtype=torch.long, device=device)
+        self.value = torch.zeros((), dtype=torch.float64, device=device)
+
+    def see(self, which: str, step: int, loss: torch.Tensor) -> None:
+        new = ~torch.isfinite(loss.detach()) & (self.step == 0)
+        self.step = torch.where(new, step, self.step)
+        self.which = torch.where(new, self.WHICH.index(which), self.which)
+        self.value = torch.where(new, loss.detach().double(), self.value)
+
+    def first_bad(self) -> tuple[int, str, float] | None:
+        """``(step, which loss, value)`` of the first non-finite loss seen, or None."""
+        step = int(self.step)
+        return (step, self.WHICH[int(self.which)], float(self.value)) if step else None
 
 
 def _require_resumable(

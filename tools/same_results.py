@@ -20,6 +20,7 @@ import torch
 MODELS = ("A", "B", "C", "D", "F", "CLS", "A_VGG", "B_VGG", "CLS_VGG", "GRAY")
 WALL = ("seconds", "inference_ms", "train_wall_time_s")
 ROOTS = ("models_dir", "results_dir", "cache_dir")  # where each side wrote
+NEW_HOW = ("determinism", "compile")  # how-fields added since (issue 32): no effect on CPU
 
 
 def run(root: Path, models: list[str]) -> None:
@@ -39,9 +40,9 @@ def _equal(a, b, where: str) -> list[str]:
         ok = isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
         return [] if ok else [where]
     if isinstance(a, dict):
-        if not isinstance(b, dict) or set(a) != set(b):
+        if not isinstance(b, dict) or (set(a) ^ set(b)) - set(NEW_HOW):
             return [f"{where}: keys {sorted(set(a) ^ set(b or {}))}"]
-        return [d for k in a if k not in (*WALL, *ROOTS, "elapsed")
+        return [d for k in a if k not in (*WALL, *ROOTS, *NEW_HOW, "elapsed")
                 for d in _equal(a[k], b[k], f"{where}.{k}")]
     if isinstance(a, (list, tuple)):
         if len(a) != len(b):

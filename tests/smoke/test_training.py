@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,88 @@ def test_a_batch_larger_than_the_training_set_is_said(tmp_path, smoke_config, ca
     assert len(history) == 1
     assert "batch_size 1000 is more than the 16 training photos" in caplog.text
     assert read_record(RunPaths.of(cfg))["dataset"]["n_train"] == 16
+
+
+HOST_READS = ("item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy")
+ADAM_STEP_COUNTER = "torch/optim/optimizer.py"  # _get_value(step)
+
+
+@pytest.mark.parametrize("model_id", ["B", "C", "CLS", "A_VGG"])
+def test_a_training_step_never_reads_the_device(tmp_path, smoke_config, monkeypatch, model_id):
+    """The step leaves its losses on the device (summed there, read once per epoch) and its
+    finite check too: no value crosses to the host inside the step (on a GPU each such read
+    is a synchronisation). Counted by wrapping every Tensor method that reads a value."""
+    from colorlib.quantize import AbClasses
+
+    cfg = smoke_config(tmp_path, model_id, backbone="random")
+    trainer = training.Trainer(cfg, progress=False)
+    if cfg.use_classification:
+        photos = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+        trainer.classes = AbClasses.of(photos, "synthetic", cfg)
+    L, ab = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 2, 32, 32) - 0.5
+    reads = []
+    for name in HOST_READS:
+        real = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _real=real, _name=name, **kwargs):
+            caller = traceback.extract_stack(limit=2)[0]
+            # Adam's step counters stay on the CPU when training on a GPU (torch keeps them
+            # there so that reading one is no synchronisation): not a read of the device
+            if not caller.filename.endswith(ADAM_STEP_COUNTER):
+                reads.append(f"{_name} in {caller.filename}:{caller.lineno}")
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    for _ in range(3):
+        losses = trainer.train_step(L, ab)
+    assert reads == [], f"host reads inside the step: {sorted(set(reads))}"
+    monkeypatch.undo()
+    assert set(losses) >= {"loss_G"} and all(v.dim() == 0 for v in losses.values())
+
+
+def test_the_epoch_files_are_written_at_the_commit_epochs(tmp_path, smoke_config, monkeypatch):
+    """checkpoint_every=3 over 4 epochs: the history CSV every epoch; best_model.pt, the
+    interval checkpoint, the grid, the history PNG and last the training state at epochs 3
+    and 4 only."""
+    from colorlib import run_writer
+
+    events = []
+
+    def spy(name, real):
+        def wrapper(*args, **kwargs):
+            events.append((name, Path(args[1] if name in ("csv", "png") else args[0]).name))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(run_writer, real.__name__, wrapper)
+
+    spy("ckpt", run_writer.save_checkpoint)
+    spy("csv", run_writer.write_csv)
+    spy("png", run_writer.plot_history)
+    cfg = smoke_config(tmp_path, "A", epochs=4, decay_start=2, checkpoint_every=3)
+    history = train(cfg, progress=False)
+    csv, png = RunPaths.of(cfg).history_csv.name, RunPaths.of(cfg).history_png.name
+    best_epoch = int(history.loc[history["val_l1"].idxmin(), "epoch"])
+    expected = [("csv", csv)] * 2 + [
+        ("csv", csv), ("ckpt", "best_model.pt"),  # epoch 1 always improves on none
+        ("ckpt", "checkpoint_epoch_3.pt"), ("png", png), ("ckpt", "training_state.pt"),
+        ("csv", csv), *([("ckpt", "best_model.pt")] if best_epoch == 4 else []),
+        ("ckpt", "checkpoint_epoch_4.pt"), ("png", png), ("ckpt", "training_state.pt"),
+    ]  # fmt: skip
+    assert events == expected
+    best = load_checkpoint(RunPaths.of(cfg).best)
+    assert best["epoch"] == best_epoch
+
+
+def test_compile_trains_the_same_run_to_rounding(tmp_path, smoke_study, smoke_config):
+    """--set compile=true (torch.compile of G's and D's training passes; inductor runs on the
+    CPU): the history equals the uncompiled run's to rounding, the checkpoints hold the plain
+    state dicts, and the run records both switches."""
+    cfg = smoke_config(tmp_path, "B", compile=True)
+    history = train(cfg, progress=False)
+    plain = pd.read_csv(smoke_study.paths.run("B").history_csv)
+    columns = ["loss_D", "loss_G", "l1", "adv", "val_l1"]
+    np.testing.assert_allclose(history[columns], plain[columns], rtol=1e-3)
+    best = load_checkpoint(RunPaths.of(cfg).best)
+    assert not any("_orig_mod" in k for k in best["generator"])
+    record = read_record(RunPaths.of(cfg))
+    assert record["config"]["compile"] is True and record["determinism"] == "exact"

@@ -24,3 +24,20 @@ def test_learning_rate_factor_of_every_epoch(epochs, decay_start, factors):
     assert got[decay_start - 1] == 1.0 and got[decay_start] < 1.0
     # the ramp over the decay epochs is linear and would reach 0 one half-epoch after the last
     assert got[-1] == pytest.approx(0.5 / (epochs - decay_start))
+
+
+def test_determinism_is_exact_on_the_cpu_and_fast_on_cuda_by_default():
+    import torch
+
+    from colorlib.runtime import set_determinism
+
+    try:
+        assert set_determinism("auto", torch.device("cuda")) == "fast"
+        assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
+        assert set_determinism("exact", torch.device("cuda")) == "exact"
+        assert set_determinism("fast", torch.device("cpu")) == "fast"
+        assert set_determinism("auto", torch.device("cpu")) == "exact"
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    finally:
+        set_determinism("auto", torch.device("cpu"))
