@@ -1,22 +1,25 @@
-"""GPU check of the training engine (run through gpu_check.sh).
+"""GPU check of the training engine and of the whole study's cost (run through gpu_check.sh).
 
-* trains model C (and, for the extrapolation, A, B, D, E, F) for a fixed number of steps at
-  256² batch 64 with bf16 autocast + channels_last, C also torch.compile'd and with fused Adam;
-* reports images/s, MFU (FLOPs counted with torch.utils.flop_counter), peak memory;
-* per model, the input pipeline alone (uint8 photos -> device -> batched augmentation -> Lab),
-  the training step alone and both together as training runs them, and the share of the
-  step spent waiting for data;
-* extrapolates the full ten-model study (4,750 photos, 50 epochs, batch 64) from the
-  pipeline-plus-step times;
-* checks that GPU (bf16) and CPU (fp32) give the same losses on a fixed batch, within bf16
-  tolerance;
-* with more than one GPU, trains model C data-parallel over all of them (``torchrun``, NCCL,
-  batch 64 per GPU) and reports images/s per GPU and the scaling efficiency against one GPU;
-  with one GPU it says so.
+* every configuration of both groups (the original ten, A_VGG, B_VGG, CLS and CLS_VGG, the
+  classification ones with an ab prior of the check's photos), at 256² batch 64 with bf16
+  autocast + channels_last, with ``determinism`` "exact" and "fast": images/s of the step alone,
+  of the input pipeline + step as training runs them (and the share spent waiting for data),
+  FLOPs per step (torch.utils.flop_counter), MFU, peak memory;
+* model C with ``compile=True`` (compile time reported) and with fused Adam;
+* per configuration: validation seconds per photo, the epoch's files (an epoch between commits
+  and a commit epoch, as ``RunWriter.end_epoch`` writes them), evaluation seconds per photo
+  (inference and every metric, LPIPS included, on the device);
+* the whole study estimated from those measurements (every configuration of both groups and
+  GRAY, ``full`` profile: 50 epochs, batch 64, ``checkpoint_every`` 10) for the shared photos
+  (1,150 train + 30 val, 372 test photos) and the Kaggle set (4,750 + 250, 739), with the
+  default determinism, against the 10-minute goal;
+* GPU (bf16) against CPU (fp32) losses on a fixed batch, within bf16 tolerance;
+* with more than one GPU, model C data-parallel (``torchrun``, NCCL); with one GPU it says so.
 
-The VGG16 of the perceptual loss uses ImageNet weights when COLORLIB_WEIGHTS_DIR or the cache
-provides them; otherwise a random VGG16 (same FLOPs, labelled in the report): the machine has
-no network.
+The VGG16 of the perceptual loss and the encoder use ImageNet weights when
+COLORLIB_WEIGHTS_DIR or the cache provides them; otherwise a random VGG16 (same FLOPs, labelled
+in the report): the machine has no network. ``--cpu-dry-run`` runs every path on the CPU at 32²
+batch 2 (the test suite does, tests/smoke/test_bench.py): its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -33,25 +36,23 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorlib.color import encode_lab, rgb_to_lab
-from colorlib.config import make_config
+from colorlib.config import BASELINES, PROFILES, make_config, model_ids
 from colorlib.data import Augmentation, ColorizationDataset
+from colorlib.metrics import LPIPS, evaluate_pair
 from colorlib.pretrained import WeightsNotFoundError, resolve
-from colorlib.training import Networks, Trainer, build_networks
+from colorlib.quantize import AbClasses
+from colorlib.training import Trainer
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense, no sparsity
 STUDY_TRAIN, STUDY_EPOCHS, BATCH, SIZE = 4750, 50, 64, 256
-ALL_TEN = {
-    "A": "A",
-    "B": "B",
-    "C": "C",
-    "D": "D",
-    "E": "E",
-    "F": "F",
-    "C_L1_LOW": "C",
-    "C_L1_HIGH": "C",
-    "C_PERCEPTUAL_LOW": "C",
-    "C_PERCEPTUAL_HIGH": "C",
+# the whole study's data: (training photos, validation photos, test photos of every test set)
+DATA_SIZES = {
+    "the shared photos (BSDS500 train+val and the ImageNet sample; BSDS500 test, Urban100, "
+    "Sun-Hays80)": (1150, 30, 372),
+    "the Kaggle set (the original's)": (4750, 250, 739),
 }
+GOAL_MINUTES = 10.0
+FULL = PROFILES["full"]
 
 
 def real_photos(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -113,15 +114,15 @@ def backbone() -> str:
         return "random"
 
 
-def trainer(model: str, device: str, tmp: str, bb: str, compile_g: bool = False, **kw) -> Trainer:
-    cfg = make_config(
-        model, "full", device=device, models_dir=tmp, results_dir=tmp, backbone=bb, **kw
-    )
-    nets: Networks | None = None
-    if compile_g:
-        nets = build_networks(cfg, device)
-        nets.G = torch.compile(nets.G)
-    return Trainer(cfg, progress=False, networks=nets)
+def trainer(model: str, device: str, tmp: str, bb: str, **kw) -> Trainer:
+    """The trainer of ``model`` at the ``full`` profile (``kw`` overrides), the classification
+    configurations with the ab prior of the check's photos."""
+    cfg = make_config(model, "full", device=device, models_dir=tmp, results_dir=tmp,
+                      cache_dir=tmp, backbone=bb, **kw)  # fmt: skip
+    t = Trainer(cfg, progress=False)
+    if cfg.use_classification:
+        t.classes = AbClasses.of(real_photos(4 * BATCH, SIZE, seed=1), "gpu-check", cfg)
+    return t
 
 
 def sync() -> None:
@@ -185,133 +186,203 @@ def ddp_lines(steps: int, one_gpu_images_per_s: float) -> list[str]:
     ]
 
 
+def time_validation(t: Trainer, L: torch.Tensor, ab: torch.Tensor) -> float:
+    """Seconds per photo of the trainer's validation pass (its batches as training makes them)."""
+    batches = [(L[i : i + BATCH], ab[i : i + BATCH]) for i in range(0, len(L), BATCH)]
+    t._validate(batches)  # warm-up
+    sync()
+    start = time.perf_counter()
+    t._validate(batches)
+    sync()
+    return (time.perf_counter() - start) / len(L)
+
+
+def time_epoch_files(t: Trainer, L: torch.Tensor, ab: torch.Tensor) -> tuple[float, float]:
+    """Seconds of the end of an epoch between two commits and of a commit epoch, as training
+    runs it (``Trainer._end_epoch``: the schedules, the history, the best generator, and at the
+    commit the checkpoints, grid, history PNG and the training state)."""
+    val = [(L[:BATCH], ab[:BATCH])]
+    losses = {"loss_G": 1.0}
+    start = time.perf_counter()
+    t._end_epoch(losses, 0.2, 0.0, val)  # epoch 1: improves, no commit
+    between = time.perf_counter() - start
+    t.state.epoch = t.cfg.checkpoint_every - 1  # the next is a commit epoch
+    start = time.perf_counter()
+    t._end_epoch(losses, 0.1, 0.0, val)
+    return between, time.perf_counter() - start
+
+
+def time_evaluation(predictor, L: torch.Tensor, ab: torch.Tensor, lpips: LPIPS, dev: str) -> float:
+    """Seconds per photo of the evaluation: inference and every metric on the device."""
+    dtype = torch.float32 if dev == "cuda" else torch.float64
+
+    def run() -> None:
+        for i in range(0, len(L), BATCH):
+            with torch.no_grad():
+                pred = predictor(L[i : i + BATCH]).float()
+            evaluate_pair(L[i : i + BATCH], pred, ab[i : i + BATCH], lpips=lpips, device=dev,
+                          dtype=dtype)  # fmt: skip
+
+    run()
+    sync()
+    start = time.perf_counter()
+    run()
+    sync()
+    return (time.perf_counter() - start) / len(L)
+
+
+def measure_configurations(dev, bb, tmp, L, ab, photos, steps, peak) -> tuple[list[str], dict]:
+    """Every trained configuration, determinism fast and exact: the step table's rows and,
+    per configuration (fast), the costs the estimate needs."""
+    lines, costs = [], {}
+    lpips = LPIPS(backbone=bb).to(dev).eval()
+    for model in (m for m in model_ids() if m not in BASELINES):
+        for mode in ("fast", "exact"):
+            if dev == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            t = trainer(model, dev, tmp, bb, determinism=mode, image_size=SIZE, batch_size=BATCH)
+            flops = count_flops(t, L, ab)
+            sec = time_steps(t, L, ab, steps)
+            fed = time_pipeline(photos, dev, steps, t) if mode == "fast" else float("nan")
+            mem = torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else float("nan")
+            wait = max(0.0, 1 - sec / fed) if mode == "fast" else 0.0
+            fed_text = f"{BATCH / fed:.0f} | {wait:.1%}" if mode == "fast" else "– | –"
+            lines.append(
+                f"| {model} | {mode} | {BATCH / sec:.0f} | {fed_text} | "
+                f"{flops / 1e12:.2f} | {flops / sec / 1e12 / peak:.1%} | {mem:.1f} |"
+            )
+            if mode == "fast":
+                costs[model] = {"step": sec, "fed": fed, "val": time_validation(t, L, ab),
+                                "eval": time_evaluation(t.G, L, ab, lpips, dev)}  # fmt: skip
+                costs[model]["between"], costs[model]["commit"] = time_epoch_files(t, L, ab)
+            del t
+            if dev == "cuda":
+                torch.cuda.empty_cache()
+    from colorlib.networks import baseline
+
+    for gray in BASELINES:
+        costs[gray] = {"eval": time_evaluation(baseline(gray).to(dev), L, ab, lpips, dev)}
+    return lines, costs
+
+
+def estimate_lines(costs: dict) -> list[str]:
+    """The whole study (every configuration and the baselines, ``full`` profile) estimated
+    from the measured costs, for each data size in :data:`DATA_SIZES`."""
+    epochs, batch, every = FULL["epochs"], FULL["batch_size"], FULL["checkpoint_every"]
+    commits = math.ceil(epochs / every)
+    lines = ["", "## The whole study, estimated", "",
+             f"Every configuration of both groups and {', '.join(BASELINES)}, {epochs} epochs, "
+             f"batch {batch}, a commit every {every} epochs (pipeline + step, validation, the "
+             "epoch's files, evaluation on every test photo), one configuration at a time:",
+             "", "| data | training | validation | files | evaluation | total | goal |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for name, (n_train, n_val, n_test) in DATA_SIZES.items():
+        parts = {"train": 0.0, "val": 0.0, "files": 0.0, "eval": 0.0}
+        for c in costs.values():
+            parts["eval"] += n_test * c["eval"]
+            if "fed" not in c:
+                continue  # a baseline: evaluated only
+            parts["train"] += math.ceil(n_train / batch) * epochs * c["fed"]
+            parts["val"] += epochs * n_val * c["val"]
+            parts["files"] += (epochs - commits) * c["between"] + commits * c["commit"]
+        total = sum(parts.values()) / 60
+        verdict = "met" if total <= GOAL_MINUTES else f"missed by {total - GOAL_MINUTES:.1f} min"
+        lines.append(
+            f"| {name} | " + " | ".join(f"{v / 60:.1f} min" for v in parts.values())
+            + f" | {total:.1f} min | ≤ {GOAL_MINUTES:.0f} min: {verdict} |"
+        )
+    return lines
+
+
+def cost_lines(costs: dict) -> list[str]:
+    lines = ["", "Per configuration (determinism fast): seconds per validation photo, the end "
+             "of an epoch between commits and of a commit epoch, seconds per evaluated photo:",
+             "", "| model | validation s/photo | epoch end | commit epoch | evaluation s/photo |",
+             "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for model, c in costs.items():
+        if "fed" in c:
+            lines.append(f"| {model} | {c['val']:.4f} | {c['between']:.3f} s | "
+                         f"{c['commit']:.2f} s | {c['eval']:.4f} |")  # fmt: skip
+        else:
+            lines.append(f"| {model} | | | | {c['eval']:.4f} |")
+    return lines
+
+
+def variant_lines(dev, bb, tmp, L, ab, steps, no_compile) -> list[str]:
+    """Model C compiled (compile time included in its row) and with fused Adam."""
+    lines = ["", "| model C variant (determinism fast) | images/s | note |", "| --- | ---: | --- |"]
+    variants = {"fused Adam": dict(fused_adam=True)}
+    if not no_compile:
+        variants["compile=true"] = dict(compile=True)
+    for name, kw in variants.items():
+        t = trainer("C", dev, tmp, bb, determinism="fast", image_size=SIZE, batch_size=BATCH, **kw)
+        start = time.perf_counter()
+        sec = time_steps(t, L, ab, steps)
+        note = f"{time.perf_counter() - start:.0f} s with compilation" if "compile" in kw else ""
+        lines.append(f"| {name} | {BATCH / sec:.0f} | {note} |")
+        del t
+    return lines
+
+
+def loss_check_lines(dev, bb, tmp, L, ab) -> tuple[list[str], bool]:
+    """GPU (bf16) vs CPU (fp32) on a fixed batch, model C, same initial weights."""
+    losses = {}
+    for device in ("cpu", dev):
+        t = trainer("C", device, tmp, bb, image_size=SIZE, batch_size=BATCH)
+        t.nets.G.eval()  # dropout off: the comparison is deterministic
+        losses[device] = {k: float(v) for k, v in t.train_step(L[:8], ab[:8]).items()}
+    lines = ["", "Losses on one fixed batch (model C, same initial weights, first step):", "",
+             "| term | CPU fp32 | device | relative difference |", "| --- | ---: | ---: | ---: |"]
+    worst = 0.0
+    for k, a in losses["cpu"].items():
+        b = losses[dev][k]
+        rel = abs(a - b) / max(abs(a), 1e-12)
+        worst = max(worst, rel)
+        lines.append(f"| {k} | {a:.5f} | {b:.5f} | {rel:.2e} |")
+    ok = worst < 2e-2
+    lines.append(f"\nWithin bf16 tolerance (2e-2 relative): {'yes' if ok else 'NO'}")
+    return lines, ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--out", default="benchmarks")
     parser.add_argument("--no-compile", action="store_true")
-    parser.add_argument(
-        "--cpu-dry-run",
-        action="store_true",
-        help="exercise the script on CPU at 64², batch 4 (no numbers of note)",
-    )
+    parser.add_argument("--cpu-dry-run", action="store_true",
+                        help="every path on the CPU at 32², batch 2 (no numbers of note)")
     args = parser.parse_args()
     global BATCH, SIZE
     if args.ddp_worker:
         ddp_worker(args.steps)
         return 0
     if args.cpu_dry_run:
-        BATCH, SIZE, args.steps, args.no_compile = 4, 64, 1, True
+        BATCH, SIZE, args.steps = 2, 32, 1
         dev, name, peak = "cpu", "CPU dry run", float("nan")
     else:
         assert torch.cuda.is_available(), "needs a CUDA GPU (or --cpu-dry-run)"
         dev, name = "cuda", torch.cuda.get_device_name()
         peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), float("nan"))
     bb = backbone()
-    L, ab = real_batch(BATCH, SIZE)
-    Lg, abg = L.to(dev), ab.to(dev)
-    lines = [
-        f"# GPU check: {name}",
-        "",
-        f"torch {torch.__version__}, {SIZE}² batch {BATCH}, bf16 autocast + channels_last, "
-        f"{args.steps} timed steps after 3 warm-up; VGG16 backbone: {bb}",
-        "",
-        "| model | variant | images/s | TFLOP/step | achieved TFLOP/s | MFU | peak GiB |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    step_time: dict[str, float] = {}
-    fed_time: dict[str, float] = {}  # pipeline + step, as training runs them
+    L, ab = (x.to(dev) for x in real_batch(BATCH, SIZE))
+    lines = [f"# GPU check: {name}", "",
+             f"torch {torch.__version__}, {SIZE}² batch {BATCH}, bf16 autocast + channels_last, "
+             f"{args.steps} timed steps after 3 warm-up; VGG16 backbone: {bb}", "",
+             "| model | determinism | step alone, images/s | pipeline + step, images/s | "
+             "waiting for data | TFLOP/step | MFU | peak GiB |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     photos = ColorizationDataset(real_photos(4 * BATCH, SIZE, seed=1), augment=Augmentation())
-    data_sec = time_pipeline(photos, dev, args.steps)
     with tempfile.TemporaryDirectory() as tmp:
-        for model in ("C", "A", "B", "D", "E", "F"):
-            if dev == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-            t = trainer(model, dev, tmp, bb, image_size=SIZE, batch_size=BATCH)
-            flops = count_flops(t, Lg, abg)
-            sec = time_steps(t, Lg, abg, args.steps)
-            step_time[model] = sec
-            fed_time[model] = time_pipeline(photos, dev, args.steps, t)
-            mem = torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else float("nan")
-            lines.append(
-                f"| {model} | eager | {BATCH / sec:.0f} | {flops / 1e12:.2f} | "
-                f"{flops / sec / 1e12:.0f} | {flops / sec / 1e12 / peak:.1%} | "
-                f"{mem:.1f} |"
-            )
-            if model == "C" and not args.no_compile:
-                del t
-                t = trainer(model, dev, tmp, bb, True, image_size=SIZE, batch_size=BATCH)
-                start = time.perf_counter()
-                csec = time_steps(t, Lg, abg, args.steps)
-                lines.append(
-                    f"| C | torch.compile(G) (compile {time.perf_counter() - start:.0f}"
-                    f" s incl.) | {BATCH / csec:.0f} | | {flops / csec / 1e12:.0f} | "
-                    f"{flops / csec / 1e12 / peak:.1%} | |"
-                )
-                step_time["C_compiled"] = csec
-            del t
-            if dev == "cuda":
-                torch.cuda.empty_cache()
-            if model == "C":  # opt-in fused Adam (rounding-level different from foreach)
-                t = trainer(model, dev, tmp, bb, image_size=SIZE, batch_size=BATCH, fused_adam=True)
-                fsec = time_steps(t, Lg, abg, args.steps)
-                lines.append(
-                    f"| C | fused Adam | {BATCH / fsec:.0f} | | {flops / fsec / 1e12:.0f} | "
-                    f"{flops / fsec / 1e12 / peak:.1%} | |"
-                )
-                del t
-                if dev == "cuda":
-                    torch.cuda.empty_cache()
-
-        lines += [
-            "",
-            "Input pipeline (uint8 photos to the device, batched flip/rotation/shift and colour "
-            "jitter, Lab) against the training step, eager, images/s; waiting = the share of "
-            "pipeline + step spent outside the step:",
-            "",
-            "| model | pipeline alone | step alone | pipeline + step | waiting for data |",
-            "| --- | ---: | ---: | ---: | ---: |",
-        ]
-        for model in fed_time:
-            sec, fed = step_time[model], fed_time[model]
-            lines.append(
-                f"| {model} | {BATCH / data_sec:.0f} | {BATCH / sec:.0f} | {BATCH / fed:.0f} | "
-                f"{max(0.0, 1 - sec / fed):.1%} |"
-            )
-        steps = math.ceil(STUDY_TRAIN / BATCH) * STUDY_EPOCHS
-        total = sum(fed_time[kind] * steps for kind in ALL_TEN.values())
-        lines += [
-            "",
-            f"Full study extrapolated: {steps} steps per model (4,750 photos, 50 "
-            f"epochs, batch 64), ten models: {total / 3600:.2f} h of training with its input "
-            "pipeline (eager; validation and evaluation not included).",
-        ]
-
-        # GPU (bf16) vs CPU (fp32) on a fixed batch, same initial weights
-        small_L, small_ab = L[:8], ab[:8]
-        losses = {}
-        for device in ("cpu", dev):
-            t = trainer("C", device, tmp, bb, image_size=SIZE, batch_size=BATCH)
-            t.nets.G.eval()  # dropout off: the comparison is deterministic
-            losses[device] = t.train_step(small_L, small_ab)
-        lines += [
-            "",
-            "Losses on one fixed batch (model C, same initial weights, first step):",
-            "",
-            "| term | CPU fp32 | GPU bf16 | relative difference |",
-            "| --- | ---: | ---: | ---: |",
-        ]
-        worst = 0.0
-        for k in losses["cpu"]:
-            a, b = losses["cpu"][k], losses[dev][k]
-            rel = abs(a - b) / max(abs(a), 1e-12)
-            worst = max(worst, rel)
-            lines.append(f"| {k} | {a:.5f} | {b:.5f} | {rel:.2e} |")
-        ok = worst < 2e-2
-        lines.append(f"\nWithin bf16 tolerance (2e-2 relative): {'yes' if ok else 'NO'}")
+        data_sec = time_pipeline(photos, dev, args.steps)
+        rows, costs = measure_configurations(dev, bb, tmp, L, ab, photos, args.steps, peak)
+        lines += rows + [f"\nThe input pipeline alone: {BATCH / data_sec:.0f} images/s."]
+        lines += variant_lines(dev, bb, tmp, L, ab, args.steps, args.no_compile)
+        lines += cost_lines(costs) + estimate_lines(costs)
+        checked, ok = loss_check_lines(dev, bb, tmp, L.cpu(), ab.cpu())
+        lines += checked
         if dev == "cuda":
-            lines += ddp_lines(args.steps, BATCH / step_time["C"])
+            lines += ddp_lines(args.steps, BATCH / costs["C"]["step"])
     text = "\n".join(lines) + "\n"
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "GPU_RESULTS.md").write_text(text)
