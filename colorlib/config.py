@@ -115,6 +115,9 @@ class ExperimentConfig:
     # bit-identical to the default foreach Adam that produced the committed tables
     fused_adam: bool = False
     num_workers: int = 0  # DataLoader processes gathering uint8 batches (augmentation: on device)
+    # CPU threads of torch and processes of the photo decoder: 0 = torch's default (every core)
+    # and up to 8 decoders; run_all.py --jobs N gives each job its share of the cores
+    threads: int = 0
     # per-epoch scalars and the validation grid as TensorBoard events in results/{ID}/tensorboard
     tensorboard: bool = False
     # "auto" (exact on the CPU, fast on CUDA), "exact" (bit-identical reruns and resumes) or
@@ -263,6 +266,7 @@ RANGES: dict[str, Range] = {
     "checkpoint_every": Range(1, BIG),
     "val_sample_count": Range(1, 64),
     "num_workers": Range(0, 256),
+    "threads": Range(0, 4096),
 }
 
 
@@ -282,6 +286,7 @@ HOW_FIELDS = frozenset(
     {
         "device",
         "num_workers",
+        "threads",
         "tensorboard",
         "determinism",
         "compile",

@@ -34,7 +34,7 @@ from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored, set_value
 from colorlib.networks import baseline
 from colorlib.plots import sample_grid
 from colorlib.runs import RunPaths, exclusive, record_run, recorded_differences
-from colorlib.runtime import select_device
+from colorlib.runtime import select_device, set_threads
 from colorlib.stats import bootstrap_ci
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def _evaluate(
 ) -> pd.DataFrame:
     """The evaluation's steps: predictor, test photos, scores, tables, figure, record."""
     device = select_device(cfg.device)
+    set_threads(cfg.threads)
     predictor, source, val_loss = _predictor(cfg, paths, checkpoint)
     _require_same_run(cfg, paths)
     predictor = predictor.to(device).eval()
@@ -145,7 +146,8 @@ def _test_images(cfg: ExperimentConfig, files: list[Path]) -> ImageSet:
     test photo that cannot be used is an error naming it, whatever ``on_bad`` says for
     training photos."""
     try:
-        return load_images(files, cfg.image_size, on_bad="raise", cache_dir=cfg.cache_dir)
+        return load_images(files, cfg.image_size, on_bad="raise", cache_dir=cfg.cache_dir,
+                           processes=cfg.threads or None)
     except ImageError as err:
         raise ImageError(
             err.path,

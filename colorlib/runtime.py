@@ -76,6 +76,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def set_threads(threads: int) -> int:
+    """torch's CPU threads: ``threads`` when > 0 (a job's share of the cores), else torch's
+    default; returns the number in use (``run.json`` records it, ``hardware.torch_threads``)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def set_determinism(mode: str, device: torch.device) -> str:
     """Apply ``mode`` (:data:`colorlib.config.DETERMINISM`) for ``device``; returns what it
     is there, ``"exact"`` or ``"fast"`` (the run records it)."""

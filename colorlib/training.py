@@ -48,7 +48,13 @@ from colorlib.quantize import AbClasses
 from colorlib.replicas import Replicas
 from colorlib.run_writer import RunWriter
 from colorlib.runs import exclusive
-from colorlib.runtime import seed_everything, select_device, set_determinism, set_rng_state
+from colorlib.runtime import (
+    seed_everything,
+    select_device,
+    set_determinism,
+    set_rng_state,
+    set_threads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +201,7 @@ class Trainer:
         self.cuda = self.device.type == "cuda"
         self.writer = RunWriter(cfg, active=self.replicas.main)
         self.paths = self.writer.paths
+        set_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.determinism = set_determinism(cfg.determinism, self.replicas.device)
         self.nets = networks or build_networks(cfg, self.device)
@@ -491,6 +498,7 @@ class Trainer:
             train_wall_time_s=round(state.elapsed, 3),
             world_size=self.replicas.ranks.world_size,
             determinism=self.determinism,
+            torch_threads=torch.get_num_threads(),
             **({"ab_classes": self.classes.describe()} if self.classes is not None else {}),
         )
 

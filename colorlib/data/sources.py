@@ -272,7 +272,7 @@ def evaluation_files(cfg: ExperimentConfig) -> list[Path]:
 def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
     """Decoded train and validation sets, and the dataset fingerprint for provenance."""
     files, val_files = training_files(cfg)
-    kw = dict(on_bad=cfg.on_bad, cache_dir=cfg.cache_dir)
+    kw = dict(on_bad=cfg.on_bad, cache_dir=cfg.cache_dir, processes=cfg.threads or None)
     train = load_images(files, cfg.image_size, **kw)
     val = load_images(val_files, cfg.image_size, **kw)
     return train, val, dataset_fingerprint(train, val)

@@ -25,6 +25,7 @@ shim over it) call :func:`run_study`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -311,6 +312,8 @@ def _run(
         p = dict(unit.parameters)
         if gpus > 1:  # where, not what: the run stays the same run (colorlib.config.HOW_FIELDS)
             p["overrides"] = p["overrides"] | {"device": f"cuda:{index % gpus}"}
+        if jobs > 1 and not unit.config.threads:  # each job its share of the cores (a how-field)
+            p["overrides"] = p["overrides"] | {"threads": job_threads(jobs)}
         if unit.model not in BASELINES:
             progress.watch(unit.label, unit.paths.history_csv)
         resuming = " (resuming)" if unit.paths.state.exists() else ""
@@ -352,6 +355,12 @@ def _test(unit: Unit, test_set: test_sets.TestSet, force: bool, progress: Progre
     progress.report(f"{what}: {'evaluated' if ran else 'up to date, skipped'}")
     status = "done" if ran else "skipped"
     return Outcome(what, status, seconds, seed=unit.seed, metrics_csv=run.metrics_csv)
+
+
+def job_threads(jobs: int) -> int:
+    """CPU threads for each of ``jobs`` configurations run at once: the cores shared out, at
+    least one each (two processes of all the cores each would only contend)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def _split(study: StudyPaths, unit: Unit) -> None:

@@ -78,6 +78,19 @@ def test_run_all_smoke_produces_every_output(smoke_study, cli):
     assert again.returncode == 0 and again.stdout.count("skipped") >= 2
 
 
+def test_each_job_of_a_study_gets_its_share_of_the_cores(smoke_study):
+    """The smoke study runs two configurations at a time (--jobs 2): each trains and decodes
+    with its share of the cores, recorded in its config and run.json."""
+    from colorlib.runs import read_record
+    from colorlib.study.runner import job_threads
+
+    share = job_threads(2)
+    assert share == max(1, (os.cpu_count() or 1) // 2)
+    for model in ("A", "CLS_VGG"):
+        record = read_record(smoke_study.paths.run(model))
+        assert record["config"]["threads"] == share and record["torch_threads"] == share
+
+
 def test_a_study_says_only_its_own_lines(smoke_study):
     """What a user reads is the study's progress lines and results: no kernel-transport
     warning per notebook, no papermill INFO lines, no warning of any library."""
