@@ -26,8 +26,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     ``OSError`` naming ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    # the temp name stays short whatever the target's (a name near the file system's 255 bytes
+    # is still written), and beside it: the same file system, so the rename is atomic
+    tmp = path.with_name(f".{path.name[:32]}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as err:  # a read-only folder, say: name the file being written, not the temp
+        raise OSError(err.errno, err.strerror, str(path)) from err
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

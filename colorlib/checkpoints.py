@@ -75,11 +75,12 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
         raise CheckpointError(f"{path}: checkpoint version {blob.get('version')} unsupported")
     if kind is not None and blob.get("kind") not in (kind, "training_state"):
         raise CheckpointError(f"{path} holds a {blob.get('kind')!r}, expected {kind!r}")
-    bad = first_non_finite(blob)
+    bad = first_unusable(blob)
     if bad is not None:
+        name, problem = bad
         raise CheckpointError(
-            f"{path} holds non-finite values (NaN or inf) in {bad}; it is refused. Use an "
-            "earlier checkpoint, or retrain"
+            f"{path} holds {problem} in {name}; it is refused. Use an earlier checkpoint, or "
+            "retrain"
         )
     try:
         blob["config"] = ExperimentConfig.from_dict(blob["config"])
@@ -122,22 +123,38 @@ def require_run(path: str | os.PathLike, trained: ExperimentConfig, cfg: Experim
     )
 
 
-def first_non_finite(tree: Any, name: str = "") -> str | None:
-    """The name of the first floating-point tensor in ``tree`` (nested dicts, lists, tuples)
-    holding a NaN or inf, e.g. ``generator['model.model.0.weight']``; ``None`` if there is none."""
-    if isinstance(tree, torch.Tensor):
-        finite = not tree.is_floating_point() or bool(torch.isfinite(tree).all())
-        return None if finite else name or "tensor"
-    if isinstance(tree, dict):
-        items = ((f"{name}[{k!r}]" if name else str(k), v) for k, v in tree.items())
-    elif isinstance(tree, (list, tuple)):
-        items = ((f"{name}[{i}]", v) for i, v in enumerate(tree))
-    else:
-        return None
-    for child_name, child in items:
-        bad = first_non_finite(child, child_name)
-        if bad is not None:
-            return bad
+def first_unusable(tree: Any) -> tuple[str, str] | None:
+    """``(name, problem)`` of the first tensor in ``tree`` (nested dicts, lists, tuples) that no
+    colorlib checkpoint holds, e.g. ``("generator['model.model.0.weight']", "non-finite values
+    (NaN or inf)")``; ``None`` if there is none. Refused: complex values, a view whose elements
+    share memory (``expand``: more elements than its storage holds, which a check would walk
+    one by one) and non-finite values. Walked without recursion, however deep the nesting."""
+    stack: list[tuple[str, Any]] = [("", tree)]
+    while stack:
+        name, node = stack.pop()
+        if isinstance(node, torch.Tensor):
+            problem = _tensor_problem(node)
+            if problem:
+                return name or "tensor", problem
+            continue
+        if isinstance(node, dict):
+            items = [(f"{name}[{k!r}]" if name else str(k), v) for k, v in node.items()]
+        elif isinstance(node, (list, tuple)):
+            items = [(f"{name}[{i}]", v) for i, v in enumerate(node)]
+        else:
+            continue
+        stack.extend(reversed(items))  # depth first, in order
+    return None
+
+
+def _tensor_problem(t: torch.Tensor) -> str | None:
+    if t.is_complex():
+        return "complex values"
+    stored = t.untyped_storage().nbytes()
+    if t.numel() * t.element_size() > stored:
+        return f"a view of {t.numel():,} elements on {stored:,} bytes (elements sharing memory)"
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        return "non-finite values (NaN or inf)"
     return None
 
 

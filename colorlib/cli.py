@@ -26,6 +26,7 @@ from colorlib.config import (
     BASELINES,
     DEFAULT_SEED,
     EXTENDED,
+    HOW_FIELDS,
     N_VAL,
     PRESETS,
     PROFILES,
@@ -63,7 +64,9 @@ def _config(args: argparse.Namespace) -> ExperimentConfig:
 def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
     """``--profile`` given: preset + profile + overrides. Otherwise the configuration the run
     was trained with (its checkpoint's; for GRAY its last record, else the ``full`` profile),
-    with ``--data``, ``--device`` and ``--set`` applied on top."""
+    with ``--data``, ``--device`` and ``--set`` applied on top. Where and how it runs (the
+    output roots, the device: :data:`colorlib.config.HOW_FIELDS`) is the user's, never what a
+    checkpoint recorded."""
     if args.profile:
         return _config(args)
     from colorlib.checkpoints import load_checkpoint
@@ -79,7 +82,8 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
         # under the run's name: a checkpoint of another model is refused by the evaluation
         # (colorlib.checkpoints.require_run), never recorded as this one
         saved = load_checkpoint(ckpt, kind="generator")["config"].replace(model_id=args.model)
-    return saved.replace(**overrides)
+    users = {k: getattr(default, k) for k in HOW_FIELDS}  # defaults and --set, the user's
+    return saved.replace(**users).replace(**overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -256,7 +260,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from colorlib.export import OPSET, export_onnx
 
     opset = args.opset or OPSET
-    out = export_onnx(args.checkpoint, args.out, opset=opset)
+    out = export_onnx(args.checkpoint, args.out, opset=opset, overwrite=args.overwrite)
     print(f"exported {args.checkpoint} to {out} (ONNX opset {opset})")
     return 0
 
@@ -382,6 +386,7 @@ def _add_data_commands(sub) -> None:
     # the default is colorlib.export.OPSET, read when exporting: building the parser imports
     # no torch (every command's start, `--help` included, stays under a second)
     p.add_argument("--opset", type=int, help="ONNX opset (default: colorlib.export.OPSET)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=cmd_export)
 
 

@@ -13,6 +13,7 @@ colour-managed viewer shows the output's lightness as the input's.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from colorlib.color import AB_SCALE, encode_lab, lab_to_rgb, rgb_to_lab
 from colorlib.data import ImageError, find_images, load_rgb
 from colorlib.data.decode import SRGB_ICC
 from colorlib.errors import OutputExistsError
+from colorlib.runs import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +146,17 @@ def colorize_files(
 
     Unreadable inputs (animations and multi-page files among them) are reported by name and
     skipped; returns (written, {input: error}, {input: the ICC profile it was converted from}).
+    The output folder is held for the whole run (:func:`colorlib.runs.exclusive`; its empty
+    lock file ``.colorlib.lock`` stays there): a second colorize into it is refused at once, so
+    two runs' outputs never mix. The plan is checked before the folder is touched, and again
+    once it is held (another run's outputs may have appeared in between).
     """
+    plan_outputs(inputs, out_dir, overwrite=overwrite, into_input_folder=into_input_folder)
+    with exclusive(out_dir, what="colorizing"):
+        return _colorize_planned(G, inputs, out_dir, device, overwrite, into_input_folder)
+
+
+def _colorize_planned(G, inputs, out_dir, device, overwrite, into_input_folder):
     plan, failed = plan_outputs(
         inputs, out_dir, overwrite=overwrite, into_input_folder=into_input_folder
     )
@@ -159,10 +171,41 @@ def colorize_files(
             continue
         if info.get("icc"):
             converted[str(src)] = info["icc"]
-        result = colorize_array(G, rgb, device=device)
-        jpeg = dst.suffix == ".jpg"
-        quality = {"quality": 95} if jpeg else {}
-        write_image(Image.fromarray(result), dst, icc_profile=SRGB_ICC, **quality)
+        problem = _cannot_write(dst, rgb.shape)
+        if problem is None:
+            result = colorize_array(G, rgb, device=device)
+            problem = _write(dst, result)
+        if problem is not None:  # this input's failure, counted; the others go on
+            failed[str(src)] = problem
+            log.error("cannot colorize %s: %s", src, problem)
+            continue
         written.append(dst)
         log.info("%s -> %s", src, dst)
     return written, failed, converted
+
+
+JPEG_MAX_SIDE = 65_535  # the JPEG format's limit on either side
+
+
+def _cannot_write(dst: Path, shape: tuple[int, ...]) -> str | None:
+    """Why the colorized copy of a photo of ``shape`` cannot be written to ``dst``, if so."""
+    if dst.suffix == ".jpg" and max(shape[:2]) > JPEG_MAX_SIDE:
+        return (
+            f"{shape[1]}x{shape[0]} px is larger than JPEG allows ({JPEG_MAX_SIDE:,} px a "
+            "side): save the photo as PNG and colorize that"
+        )
+    return None
+
+
+def _write(dst: Path, result: np.ndarray) -> str | None:
+    """Write one colorized photo (sRGB-tagged; JPEG at quality 95); a name the file system
+    refuses is this photo's failure, any other write error (a full disk) ends the run."""
+    quality = {"quality": 95} if dst.suffix == ".jpg" else {}
+    try:
+        write_image(Image.fromarray(result), dst, icc_profile=SRGB_ICC, **quality)
+    except OSError as err:
+        if err.errno != errno.ENAMETOOLONG:
+            raise
+        size = len(os.fsencode(dst.name))
+        return f"the output name is too long for the file system ({size} bytes)"
+    return None

@@ -84,8 +84,9 @@ class ImageError(DataError):
     """A photo that cannot be used.
 
     Fields, so that a caller can reword the advice without parsing the message: ``path``,
-    ``reason`` (``missing``, ``corrupt``, ``too_large``, ``grayscale``, ``too_small``,
-    ``unsupported``, ``mismatch``), ``problem`` (what is wrong) and ``advice`` (what to do).
+    ``reason`` (``missing``, ``not_a_file``, ``corrupt``, ``too_large``, ``grayscale``,
+    ``too_small``, ``unsupported``, ``multi_frame``, ``mismatch``), ``problem`` (what is
+    wrong) and ``advice`` (what to do).
     """
 
     def __init__(self, path: str | os.PathLike, reason: str, problem: str, advice: str) -> None:

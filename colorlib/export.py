@@ -26,15 +26,43 @@ import torch
 from colorlib.atomic import atomic_write_bytes
 from colorlib.checkpoints import load_generator
 from colorlib.color import AB_SCALE, L_SCALE, L_SHIFT
+from colorlib.errors import ConfigError, OutputExistsError
 
 OPSET = 18  # ONNX opset of the exported graph (onnxruntime >= 1.14 runs it)
 INPUT, OUTPUT = "L", "ab"
 
 
+def _check_target(checkpoint: Path, out: Path, opset: int, overwrite: bool) -> None:
+    """Refuse what would destroy a file or write something else than asked: the checkpoint
+    itself as the output, an existing output without ``overwrite``, a folder, an opset torch's
+    exporter does not write."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if not OPSET <= opset <= newest:
+        raise ConfigError(
+            f"--opset {opset} cannot be exported: torch's exporter writes ONNX opsets "
+            f"{OPSET} to {newest} (the default is {OPSET})"
+        )
+    if out.exists() and checkpoint.exists() and out.resolve() == checkpoint.resolve():
+        raise OutputExistsError(f"--out {out} is the checkpoint being exported: name another file")
+    if out.is_dir():
+        raise OutputExistsError(f"--out {out} is a folder: name the .onnx file to write")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists: pass --overwrite to replace it, or name another")
+
+
 def export_onnx(
-    checkpoint: str | os.PathLike, out: str | os.PathLike, *, opset: int = OPSET
+    checkpoint: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    opset: int = OPSET,
+    overwrite: bool = False,
 ) -> Path:
-    """Write ``checkpoint``'s generator to ``out`` as ONNX (atomically); returns ``out``."""
+    """Write ``checkpoint``'s generator to ``out`` as ONNX opset ``opset`` (atomically; an
+    existing ``out`` only with ``overwrite``, never the checkpoint itself); returns ``out``."""
+    out = Path(out)
+    _check_target(Path(checkpoint), out, opset, overwrite)
     G, blob = load_generator(checkpoint)
     cfg = blob["config"]
     size = G.image_size
@@ -60,7 +88,10 @@ def export_onnx(
             "colorlib.checkpoint_epoch": str(blob.get("epoch", "")),
         }
     )
-    out = Path(out)
+    written = program.model.opset_imports.get("", opset)  # onnx_ir: {domain: version}
+    if written != opset:  # never claim an opset the file does not hold
+        raise ConfigError(f"torch's exporter wrote ONNX opset {written}, not {opset}; nothing "
+                          f"was written: use --opset {written}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:  # ONNX writes a path; the move is atomic
         staged = Path(tmp) / "model.onnx"
         program.save(staged, external_data=False)

@@ -7,6 +7,7 @@ grid and one figure per test image, colourfulness against accuracy.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -27,6 +28,18 @@ from colorlib.color import join_lab, lab_to_rgb  # noqa: E402
 from colorlib.errors import ResultsError  # noqa: E402
 from colorlib.losses import LOSS_TERMS  # noqa: E402
 from colorlib.metrics import METRICS, reported, set_value  # noqa: E402
+
+
+def literal_text(plot):
+    """Every text of the figure ``plot`` draws is shown as written: a photo or model named
+    ``a$x$b`` is neither typeset as mathematics nor an error when it does not parse as it."""
+
+    @functools.wraps(plot)
+    def drawn(*args, **kwargs):
+        with plt.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+
+    return drawn
 
 
 def to_rgb_images(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -70,6 +83,7 @@ def sample_panels(L: torch.Tensor, columns: dict[str, torch.Tensor]) -> dict[str
     return {"input (L)": gray} | {name: to_rgb_images(L, ab) for name, ab in columns.items()}
 
 
+@literal_text
 def image_grid(
     panels: dict[str, np.ndarray],
     path: str | os.PathLike,
@@ -100,6 +114,7 @@ def image_grid(
     save_figure(fig, path)
 
 
+@literal_text
 def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
     """Per epoch: the weighted generator loss; its unweighted terms (log scale: L1 is ~100x
     smaller than the others); the discriminator loss (GAN configurations only); validation L1."""
@@ -132,6 +147,7 @@ def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> 
 
 # --- a study's figures ----------------------------------------------------------------------
 
+@literal_text
 def plot_metric_bars(
     summary: pd.DataFrame, path: str | os.PathLike, *, baselines: Sequence[str] = ()
 ) -> None:
@@ -158,6 +174,7 @@ def plot_metric_bars(
     save_figure(fig, path)
 
 
+@literal_text
 def plot_metric_distributions(per_image: pd.DataFrame, path: str | os.PathLike) -> None:
     """The spread of each reported metric over the test images, one box per configuration
     (seaborn; whiskers 1.5 IQR, every image as a dot). ``per_image`` is long: one row per
@@ -191,6 +208,7 @@ def plot_metric_distributions(per_image: pd.DataFrame, path: str | os.PathLike) 
     save_figure(fig, path)
 
 
+@literal_text
 def plot_history_comparison(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     """Validation L1 and generator loss per epoch, one line per model."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
@@ -226,6 +244,7 @@ def prediction_columns(
     return list(first["names"]), cols
 
 
+@literal_text
 def plot_test_image(
     columns: dict[str, np.ndarray], row: int, path: str | os.PathLike, *, title: str = ""
 ) -> None:
@@ -241,6 +260,7 @@ def plot_test_image(
     save_figure(fig, path)
 
 
+@literal_text
 def plot_colorfulness_vs_accuracy(
     summary: pd.DataFrame, path: str | os.PathLike, *, gan_models: Sequence[str] = ()
 ) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -58,14 +59,21 @@ def load_rgb(
     ``DRAFT_PIXELS`` is then decoded at the smallest scale that keeps both sides
     ``>= min_side`` (photos below it decode in full, so their pixels do not depend on it).
 
-    Raises :class:`ImageError` (``reason`` one of ``missing``, ``corrupt``, ``too_large``,
-    ``grayscale``, ``unsupported``, ``multi_frame``) with the file name and what to do.
+    Raises :class:`ImageError` (``reason`` one of ``missing``, ``not_a_file``, ``corrupt``,
+    ``too_large``, ``grayscale``, ``unsupported``, ``multi_frame``) with the file name and what
+    to do. Only regular files are photos: a FIFO, a device or a socket (or a link to one) is
+    refused before it is opened, since reading one can wait forever.
     """
     path = Path(path)
     if not path.exists():  # missing, or a symbolic link that is dangling or loops
         raise ImageError(
             path, "missing", "missing file or broken symbolic link", "fix the link or remove it"
         )
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ImageError(
+            path, "not_a_file", "not a regular file (a FIFO, device or socket, or a link to one)",
+            "only files are photos: remove it",
+        )  # fmt: skip
     try:
         with Image.open(path) as im:
             w, h = im.size

@@ -93,12 +93,14 @@ def has_split(root: str | os.PathLike, split: str) -> bool:
 
 
 def _list_images(folder: Path) -> list[Path]:
-    """Image files of ``folder``, sorted; broken symbolic links (dangling, loops) are kept, so
-    that loading counts them as skipped (``missing``) instead of dropping them unseen."""
+    """Entries of ``folder`` with an image file's extension, sorted, folders aside; broken
+    symbolic links and anything that is not a regular file (a FIFO, say) are kept, so that
+    loading counts them as skipped (``missing``, ``not_a_file``) instead of dropping them
+    unseen or hanging on them."""
     files = sorted(
         p
         for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_EXTENSIONS and (p.is_file() or p.is_symlink())
+        if p.suffix.lower() in IMAGE_EXTENSIONS and (p.is_symlink() or not p.is_dir())
     )
     if not files:
         raise MissingFileError(

@@ -12,6 +12,7 @@ Both read only what runs wrote (saved predictions, per-image metrics, checkpoint
 
 from __future__ import annotations
 
+import html
 import os
 import tempfile
 from pathlib import Path
@@ -59,7 +60,9 @@ def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.Path
         ]
         row = per_image.loc[(names[i], m)] if (names[i], m) in per_image.index else None
         values = ", ".join(f"{k} {row[k]:.4g}" for k in reported()) if row is not None else ""
-        metrics.value = f"<b>{names[i]}</b> — {m}: {values}"
+        # names are text: a photo named <img onerror=...> is shown, never run (HTML widgets
+        # set innerHTML in JupyterLab's page, where a script could run code as the user)
+        metrics.value = f"<b>{html.escape(names[i])}</b> — {html.escape(m)}: {html.escape(values)}"
 
     picker.observe(update, "value")
     slider.observe(update, "value")

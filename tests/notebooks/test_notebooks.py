@@ -159,3 +159,32 @@ def test_the_study_kernel_is_encrypted_and_shut_down_without_an_interrupt(manage
             assert info.get("curve_publickey")
     else:
         assert signal.SIGINT in sent
+
+
+def test_names_are_text_in_every_widget(tmp_path, sample, cli):
+    """Issue 31, item 1 (the widget half): a test photo named as an HTML element with a script
+    in it is escaped in the explore notebook's HTML widget; every other name is in a text
+    widget (Label, Dropdown). The names come from a real evaluation of real photos."""
+    import shutil
+
+    from colorlib.study.explore import test_image_browser
+
+    photos = tmp_path / "photos"
+    for split in ("train", "val", "test"):
+        shutil.copytree(sample / split, photos / split)
+    hostile = "<img src=x onerror=\"document.title='pwned'\">.png"
+    first = sorted((photos / "test").iterdir())[0]
+    first.rename(first.with_name(hostile))
+    done = cli("evaluate", "--model", "GRAY", "--profile", "smoke", "--data", photos,
+               *cli.roots(tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    browser = test_image_browser(tmp_path / "results", tmp_path / "models")
+    html_widgets = [w for w in _widgets(browser) if type(w).__name__ == "HTML"]
+    assert html_widgets and all("<img" not in w.value for w in html_widgets)
+    assert any("&lt;img src=x onerror=" in w.value for w in html_widgets)
+
+
+def _widgets(root):
+    yield root
+    for child in getattr(root, "children", ()):
+        yield from _widgets(child)

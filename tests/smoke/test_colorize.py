@@ -58,3 +58,32 @@ def test_cli_colorizes_any_size_and_reports_failures(tmp_path, smoke_study, cli,
     done = cli("colorize", photo, "--checkpoint", best, "--out", tmp_path / "out2",
                "--device", "cpu")  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_two_colorize_runs_into_one_folder_never_mix(tmp_path, smoke_study, cli, sample):
+    """Issue 31, item 2: A and B started together into one --out: one writes every output,
+    the other is refused with one line (the folder is in use, or its outputs exist), and
+    what is there equals the winner's own run into a fresh folder."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, src in enumerate(sorted((sample / "train").iterdir())[:30]):
+        Image.open(src).save(photos / f"p{i:02d}.png")
+    out = tmp_path / "out"
+    runs = {m: cli.start("colorize", photos, "--out", out, "--device", "cpu", "--checkpoint",
+                         smoke_study.paths.run(m).best) for m in ("A", "B")}  # fmt: skip
+    done = {m: (p.wait(timeout=600), p.stderr.read()) for m, p in runs.items()}
+    winners = [m for m, (code, _) in done.items() if code == 0]
+    assert len(winners) == 1, done
+    (loser,) = set(done) - set(winners)
+    code, err = done[loser]
+    assert code == 2 and "Traceback" not in err
+    assert "in use" in err or "exists" in err, err
+    alone = tmp_path / "alone"
+    again = cli("colorize", photos, "--out", alone, "--device", "cpu", "--checkpoint",
+                smoke_study.paths.run(winners[0]).best)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert len(written) == 30
+    for name in written:
+        assert np.array_equal(np.asarray(Image.open(out / name)),
+                              np.asarray(Image.open(alone / name))), name  # fmt: skip

@@ -61,6 +61,38 @@ def test_a_bad_checkpoint_is_one_line(cli, tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_export_never_destroys_a_file_and_writes_the_opset_it_names(smoke_study, cli, tmp_path):
+    """Issue 31, item 4: the checkpoint itself as --out, an existing --out without --overwrite
+    and a folder are refused, naming them; an opset torch's exporter does not write is refused
+    before it runs (one line, no traceback); the opset reported is the file's."""
+    import shutil
+
+    checkpoint = tmp_path / "A.pt"
+    shutil.copy(smoke_study.paths.run("A").best, checkpoint)
+    kept = checkpoint.read_bytes()
+    out = tmp_path / "A.onnx"
+    out.write_bytes(b"someone's file")
+
+    def refused(*args, says):
+        done = cli("export", "--checkpoint", checkpoint, *args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("error: ") and says in line, line
+
+    refused("--out", checkpoint, "--overwrite", says="is the checkpoint being exported")
+    refused("--out", out, says="exists: pass --overwrite")
+    refused("--out", tmp_path, says="is a folder")
+    for opset in ("13", "7", "99", "-1"):
+        refused("--out", tmp_path / f"{opset}.onnx", "--opset", opset, says="cannot be exported")
+        assert not (tmp_path / f"{opset}.onnx").exists()
+    assert checkpoint.read_bytes() == kept and out.read_bytes() == b"someone's file"
+    for opset, args in ((18, ["--overwrite"]), (20, ["--opset", "20", "--overwrite"])):
+        done = cli("export", "--checkpoint", checkpoint, "--out", out, *args)
+        assert done.returncode == 0 and f"(ONNX opset {opset})" in done.stdout, done.stderr
+        versions = {i.domain: i.version for i in onnx.load(str(out)).opset_import}
+        assert versions[""] == opset
+
+
 def _readme_snippet() -> str:
     text = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
     found = re.search(r"<!-- onnx snippet -->\s*```python\n(.*?)```", text, re.S)

@@ -52,7 +52,8 @@ def test_colorize_leaves_originals_untouched_and_never_overwrites(tmp_path, trai
     done = cli("colorize", photos, "--out", tmp_path / "out", *ckpt)  # a folder as input
     assert done.returncode == 0, done.stderr
     assert "colorized 2 image(s)" in done.stdout
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(before)
+    written = [p.name for p in (tmp_path / "out").iterdir() if p.name != ".colorlib.lock"]
+    assert sorted(written) == sorted(before)  # and the folder's lock file (colorize holds it)
     line = _one_line_error(cli("colorize", *inputs, "--out", tmp_path / "out", *ckpt))
     assert "--overwrite" in line
     done = cli("colorize", *inputs, "--out", tmp_path / "out", "--overwrite", *ckpt)
@@ -310,3 +311,105 @@ def test_a_read_only_output_folder_is_one_line(tmp_path, read_only, trained, sam
     )  # fmt: skip
     line = _one_line_error(done)
     assert line.startswith(f"error: cannot write {read_only}/"), line
+
+
+def test_a_checkpoint_never_decides_where_evaluate_writes(tmp_path, trained, cli):
+    """Issue 31, item 5: a checkpoint whose config names other output and cache roots: evaluate
+    writes where the user says (--set), or under the working directory by default, never there."""
+    elsewhere = tmp_path / "elsewhere"
+
+    def moved(blob):
+        for key in ("models_dir", "results_dir", "cache_dir"):
+            blob["config"][key] = str(elsewhere / key)
+
+    checkpoint = _poisoned_copy(trained.best, tmp_path / "given" / "A.pt", moved)
+    mine = tmp_path / "mine"
+    done = cli("evaluate", "--model", "A", "--checkpoint", checkpoint, *cli.roots(mine))
+    assert done.returncode == 0, done.stderr
+    assert (mine / "results" / "A" / "metrics_A.csv").exists() and (mine / "cache").is_dir()
+    work = tmp_path / "work"
+    work.mkdir()
+    done = cli("evaluate", "--model", "A", "--checkpoint", checkpoint, cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert (work / "results" / "A" / "metrics_A.csv").exists()
+    assert not elsewhere.exists()
+
+
+def test_only_regular_files_are_photos(tmp_path, trained, sample, cli):
+    """Issue 31, item 7: a symbolic link to a FIFO among the photos (reading one waits
+    forever) is one counted failure in colorize and one counted skip in training."""
+    photos = tmp_path / "photos"
+    for split in ("train", "val", "test"):
+        shutil.copytree(sample / split, photos / split)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for split in ("train", "test"):
+        (photos / split / "zz_pipe.jpg").symlink_to(fifo)
+    done = cli("colorize", photos / "test", "--out", tmp_path / "out", "--checkpoint",
+               trained.best, "--device", "cpu", timeout=300)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "zz_pipe.jpg: not a regular file" in done.stderr
+    assert "(1 failed)" in done.stdout
+    done = cli("train", "--model", "A", "--profile", "smoke", "--data", photos, "--quiet",
+               *cli.roots(tmp_path), timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "1 not_a_file" in done.stderr  # the decoder's count of skipped files
+
+
+@pytest.mark.parametrize(
+    "poison, problem",
+    [
+        (lambda g, k: g.__setitem__(k, torch.zeros(1).expand(2_000_000_000)),
+         "a view of 2,000,000,000 elements on 4 bytes"),
+        (lambda g, k: g.__setitem__(k, g[k].to(torch.complex64)), "complex values"),
+    ],
+    ids=["expanded-view", "complex"],
+)  # fmt: skip
+def test_weights_no_checkpoint_holds_are_refused_before_use(tmp_path, trained, cli, poison,
+                                                            problem):  # fmt: skip
+    """Issue 31, items 7 and 10: a 2e9-element expanded view (a few bytes on disk, gigabytes
+    when walked) and complex weights are refused by name, at once."""
+
+    def poisoned(blob):
+        poison(blob["generator"], next(iter(blob["generator"])))
+
+    bad = _poisoned_copy(trained.best, tmp_path / "bad.pt", poisoned)
+    done = cli("colorize", trained.best.parent, "--out", tmp_path / "out", "--checkpoint", bad)
+    line = _one_line_error(done)
+    assert f"holds {problem}" in line and "generator[" in line
+
+
+def test_names_and_sizes_that_once_broke_the_pipeline(tmp_path, trained, sample, cli):
+    """Issue 31, item 8: test photos named with $...$ (matplotlib's maths) are evaluated and
+    drawn as written; in colorize, a name near the file system's limit is written and a PNG
+    wider than JPEG allows, named .jpg, is one counted failure: the others are written."""
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    for split in ("train", "val", "test"):
+        shutil.copytree(sample / split, photos / split)
+    tests = sorted((photos / "test").iterdir())
+    tests[0].rename(tests[0].with_name("a$\\bogus$b.png"))
+    tests[1].rename(tests[1].with_name("x$y$z.png"))
+    done = cli("evaluate", "--model", "GRAY", "--profile", "smoke", "--data", photos,
+               *cli.roots(tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = pd.read_csv(tmp_path / "results" / "GRAY" / "metrics_per_image_GRAY.csv")["image"]
+    assert {"a$\\bogus$b.png", "x$y$z.png"} <= set(names)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    rng = np.random.default_rng(0)
+    long_name = "n" * 240 + ".jpg"  # 244 bytes: its temporary name used to be 262
+    Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(inputs / long_name)
+    Image.fromarray(rng.integers(0, 256, (2, 66_000, 3), dtype=np.uint8)).save(
+        inputs / "wide.png"
+    )
+    (inputs / "wide.png").rename(inputs / "wide.jpg")  # a PNG named .jpg: the output is JPEG
+    shutil.copy(tests[2], inputs / "photo.png")
+    done = cli("colorize", inputs, "--out", tmp_path / "out", "--checkpoint", trained.best,
+               "--device", "cpu")  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "(1 failed)" in done.stdout and "larger than JPEG allows" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) \
+        == sorted([long_name, "photo.png"])  # fmt: skip
