@@ -141,6 +141,12 @@ def _require_same_run(cfg: ExperimentConfig, paths: RunPaths) -> None:
         )
 
 
+def test_fingerprint(cfg: ExperimentConfig) -> str:
+    """The fingerprint of ``cfg``'s test photos as an evaluation records it (names and
+    contents; decoded through the cache), to tell whether a recorded evaluation is stale."""
+    return dataset_fingerprint(_test_images(cfg, evaluation_files(cfg)))
+
+
 def _test_images(cfg: ExperimentConfig, files: list[Path]) -> ImageSet:
     """Every test photo, decoded. Every configuration is scored on the same, complete list: a
     test photo that cannot be used is an error naming it, whatever ``on_bad`` says for

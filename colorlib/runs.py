@@ -303,6 +303,20 @@ def evaluated_record(cfg: ExperimentConfig) -> dict[str, Any] | None:
     return record if same and "evaluation" in record else None
 
 
+def data_changes(record: dict[str, Any], train: str | None, test: str | None) -> list[str]:
+    """Which photos of a recorded run differ from today's, by their fingerprints (``train``,
+    ``test``: today's; None: not asked): ``["training photos", "test photos"]`` or fewer. A
+    run's data is part of what it is; a record without a fingerprint is taken as it is."""
+    recorded_train = (record.get("dataset") or {}).get("fingerprint")
+    recorded_test = (record.get("evaluation") or {}).get("dataset_fingerprint")
+    changed = []
+    if train is not None and recorded_train and recorded_train != train:
+        changed.append("training photos")
+    if test is not None and recorded_test and recorded_test != test:
+        changed.append("test photos")
+    return changed
+
+
 def is_complete(cfg: ExperimentConfig) -> bool:
     """True when the run of ``cfg`` was trained to the end (GRAY: needs no training) and
     evaluated, with a config that differs from ``cfg`` in no "what" field."""

@@ -47,7 +47,7 @@ from colorlib.networks import PatchDiscriminator, define_G
 from colorlib.quantize import AbClasses
 from colorlib.replicas import Replicas
 from colorlib.run_writer import RunWriter
-from colorlib.runs import exclusive
+from colorlib.runs import data_changes, exclusive, read_record
 from colorlib.runtime import (
     seed_everything,
     select_device,
@@ -296,6 +296,8 @@ class Trainer:
         evaluation_files(cfg)  # a missing test split is found now, not after training
         with self.replicas.rank_0_first():  # rank 0 decodes into the cache; the others map it
             train, val, self.fingerprint = load_training_data(cfg)
+            if self.epoch and self.replicas.main:  # resumed: on the photos it was trained on
+                self._require_same_photos()
             if cfg.use_classification:  # the bin prior of the training photos, cached
                 self.classes = AbClasses.of(train.images, self.fingerprint, cfg)
         counts = dict(n_train=len(train), n_val=len(val))
@@ -479,6 +481,18 @@ class Trainer:
         log.info(
             "resumed %s after epoch %d (step %d)", self.cfg.model_id, self.epoch, self.state.step
         )
+
+    def _require_same_photos(self) -> None:
+        """A run resumes on the training photos it started on (their fingerprint in
+        ``run.json``), or not at all: its data is part of what it is."""
+        recorded = read_record(self.paths)
+        if recorded and data_changes(recorded, self.fingerprint, None):
+            raise ConfigError(
+                f"the training photos of {self.cfg.model_id} changed since this run started "
+                f"(its run.json records dataset fingerprint "
+                f"{recorded['dataset']['fingerprint'][:12]}, today's is {self.fingerprint[:12]}):"
+                f" restore them, or delete {self.paths.models} to start over on these"
+            )
 
     def _record(self, *, status: str, n_train: int, n_val: int) -> None:
         state = self.state

@@ -51,7 +51,14 @@ from colorlib.config import (
 from colorlib.errors import ConfigError, OutputExistsError
 from colorlib.metrics import scored
 from colorlib.paths import under_root
-from colorlib.runs import RunPaths, StudyPaths, exclusive, is_complete
+from colorlib.runs import (
+    RunPaths,
+    StudyPaths,
+    data_changes,
+    exclusive,
+    is_complete,
+    read_record,
+)
 from colorlib.study import test_sets
 from colorlib.study.experiment import build_config
 from colorlib.study.notebooks import EVALUATE, SPLIT, TRAIN, check_parameters, execute
@@ -305,8 +312,10 @@ def _run(
     watcher = threading.Thread(target=progress.loop, daemon=True)
     watcher.start()
 
+    today = _fingerprints(units, force)
+
     def one(index: int, unit: Unit) -> Outcome:
-        skipped = _skip_or_clear(unit, force, progress)
+        skipped = _skip_or_clear(unit, force, progress, today)
         if skipped:
             return skipped
         p = dict(unit.parameters)
@@ -396,13 +405,44 @@ def _evaluate_study(study: StudyPaths) -> Outcome:
     return Outcome(study.evaluate.name, "done", time.monotonic() - start)
 
 
-def _skip_or_clear(unit: Unit, force: bool, progress: Progress) -> Outcome | None:
-    """The "skipped" outcome of a run complete for this config (unless ``force``); otherwise
-    ``None``, and with ``force`` the run's folders are removed first."""
+def _fingerprints(units: list[Unit], force: bool) -> tuple[str | None, str | None]:
+    """Today's fingerprints of the study's training and test photos (every unit shares them),
+    computed (decoding through the cache) only when a run is complete and would be skipped."""
+    if force or not any(is_complete(u.config) for u in units):
+        return None, None
+    from colorlib.data import load_training_data
+    from colorlib.evaluation import test_fingerprint
+
+    trained = [u for u in units if u.model not in BASELINES]
+    train = load_training_data(trained[0].config)[2] if trained else None
+    return train, test_fingerprint(units[0].config)
+
+
+def _skip_or_clear(
+    unit: Unit, force: bool, progress: Progress, today: tuple[str | None, str | None]
+) -> Outcome | None:
+    """The "skipped" outcome of a run complete for this config and its photos (unless
+    ``force``); the "failed" one of a complete run whose training photos changed since (one
+    line: what changed, how to start over); ``None`` otherwise: the run goes ahead (resumed,
+    and evaluated again when only its test photos changed). With ``force`` the run's folders
+    are removed first."""
     if is_complete(unit.config) and not force:
-        progress.done(unit.label, 0.0, trained=False)
-        progress.report(f"{unit.label}: complete for this config, skipped")
-        return Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
+        changed = data_changes(read_record(unit.paths) or {}, *today)
+        if "training photos" in changed:
+            detail = (
+                f"its training photos changed since it was trained; rerun with --force to "
+                f"train it on today's photos, or restore them (nothing was changed in "
+                f"{unit.paths.models})"
+            )
+            progress.done(unit.label, 0.0, trained=False)
+            progress.report(f"{unit.label}: FAILED ({detail})")
+            return Outcome(unit.model, "failed", 0.0, detail, seed=unit.seed)
+        if not changed:
+            progress.done(unit.label, 0.0, trained=False)
+            progress.report(f"{unit.label}: complete for this config, skipped")
+            return Outcome(unit.model, "skipped", 0.0, seed=unit.seed)
+        progress.report(f"{unit.label}: its test photos changed since it was evaluated; "
+                        "evaluating it again")  # fmt: skip
     if force:
         shutil.rmtree(unit.paths.models, ignore_errors=True)
         shutil.rmtree(unit.paths.results, ignore_errors=True)
@@ -450,8 +490,9 @@ def _submit(
     executor = launcher.executor(study.jobs)
     outcomes: dict[Unit, Outcome] = {}
     jobs = {}
+    today = _fingerprints(units, force)
     for unit in units:
-        skipped = _skip_or_clear(unit, force, progress)
+        skipped = _skip_or_clear(unit, force, progress, today)
         if skipped:
             outcomes[unit] = skipped
             continue

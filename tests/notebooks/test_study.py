@@ -235,3 +235,40 @@ def test_run_all_trains_each_configuration_over_two_processes(tmp_path, run_all)
     assert "evaluation" in record
     table = pd.read_csv(tmp_path / "results" / "Evaluate" / "metrics_comparison.csv", index_col=0)
     assert list(table.index) == ["A", "GRAY"]
+
+
+def test_changed_photos_never_give_stale_results(tmp_path, sample, cli):
+    """Issue 31, item 3: a test photo replaced after a study: its rerun evaluates every run
+    again (the tables hold today's photos); a training photo replaced: the rerun refuses that
+    configuration in one line (what changed, how to start over), and so does train --resume."""
+    import shutil
+
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    for split in ("train", "val", "test"):
+        shutil.copytree(sample / split, photos / split)
+    roots = ["--models-dir", tmp_path / "models", "--results-dir", tmp_path / "results"]
+    study = ["--profile", "smoke", "--data", photos, "--models", "A,GRAY", *roots]
+    first = cli.run_all(*study)
+    assert first.returncode == 0, first.stdout + first.stderr
+    metrics = tmp_path / "results" / "GRAY" / "metrics_per_image_GRAY.csv"
+    before = pd.read_csv(metrics)
+    test_photo = photos / "test" / before["image"][0]
+    Image.open(test_photo).transpose(Image.Transpose.ROTATE_90).save(test_photo)
+    again = cli.run_all(*study)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("test photos changed since it was evaluated") == 2  # A, GRAY
+    after = pd.read_csv(metrics)
+    assert list(after["image"]) == list(before["image"])
+    assert not after.drop(columns="inference_ms").equals(before.drop(columns="inference_ms"))
+    train_photo = sorted((photos / "train").iterdir())[0]
+    Image.open(train_photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(train_photo)
+    third = cli.run_all(*study)
+    assert third.returncode == 1
+    assert "A: FAILED (its training photos changed since it was trained" in third.stdout
+    resumed = cli("train", "--model", "A", "--profile", "smoke", "--data", photos, "--resume",
+                  "--set", f"models_dir={tmp_path / 'models'}",
+                  "--set", f"results_dir={tmp_path / 'results'}")  # fmt: skip
+    assert resumed.returncode == 2 and "Traceback" not in resumed.stderr
+    assert "training photos of A changed since this run started" in resumed.stderr
