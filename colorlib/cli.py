@@ -453,7 +453,8 @@ QUIET_LIBRARIES = ("matplotlib", "PIL", "papermill", "onnx_ir", "onnxscript")
 # errors of the user's environment rather than of colorlib: the message names the file
 DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)  # a read-only mount, another's folder
-USER_OS_ERRORS = (*DISK_FULL, *NOT_WRITABLE)
+IN_THE_WAY = (errno.ENOTDIR, errno.EEXIST, errno.EISDIR)  # a file where a folder goes, or back
+USER_OS_ERRORS = (*DISK_FULL, *NOT_WRITABLE, *IN_THE_WAY)
 
 
 def _one_line(err: BaseException) -> str:
@@ -470,6 +471,14 @@ def _one_line(err: BaseException) -> str:
             f"cannot write {err.filename or 'an output'}: {what} ({err.strerror}). Point the "
             "outputs at a folder you can write (--results-dir / --models-dir / --cache-dir, "
             "--out, --set *_dir=...)"
+        )
+    if isinstance(err, OSError) and err.errno in IN_THE_WAY:
+        kind = "a folder" if err.errno == errno.EISDIR else "a file (or under one)"
+        return (
+            f"cannot write {err.filename or 'an output'}: it is {kind} where colorlib needs "
+            f"{'a file' if err.errno == errno.EISDIR else 'a folder'} ({err.strerror}). Point "
+            "the output at another path (--results-dir / --models-dir / --cache-dir, --out, "
+            "--set *_dir=...)"
         )
     return " ".join(str(err).split("\n")) or type(err).__name__
 

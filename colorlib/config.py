@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -144,6 +145,7 @@ class ExperimentConfig:
             )
         if self.on_bad not in ("skip", "raise"):
             raise ConfigError(f"on_bad must be 'skip' or 'raise'; got {self.on_bad!r}")
+        _check_choices(self)
         if self.determinism not in DETERMINISM:
             raise ConfigError(
                 f"determinism must be one of {list(DETERMINISM)}; got {self.determinism!r}"
@@ -467,8 +469,35 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         if not sep:
             raise ConfigError(f"override {pair!r} is not key=value")
         _check_keys({key: None})
+        if key == "model_id":  # a preset's id names its settings: another needs its preset
+            raise ConfigError("model_id is not an override: choose the model with --model / "
+                              "--models")  # fmt: skip
         out[key] = _parse_value(key, raw, hints[key])
     return out
+
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")  # what runtime.select_device accepts
+BACKBONES = ("imagenet", "random")  # colorlib.pretrained's: "random" for tiny tests only
+# folders whose empty value would silently mean the working directory
+ROOT_FIELDS = ("data_dir", "models_dir", "results_dir", "cache_dir")
+
+
+def _check_choices(cfg: ExperimentConfig) -> None:
+    """The string fields with a fixed set of values, and paths that must name something."""
+    if not DEVICE.fullmatch(cfg.device):
+        raise ConfigError(
+            f"device must be auto, cpu, mps, cuda or cuda:N (N a GPU's number); got {cfg.device!r}"
+        )
+    if cfg.backbone not in BACKBONES:
+        raise ConfigError(f"backbone must be one of {list(BACKBONES)}; got {cfg.backbone!r}")
+    empty = [k for k in ROOT_FIELDS if not str(getattr(cfg, k)).strip()]
+    if empty:
+        raise ConfigError(
+            f"config key {empty[0]!r} is empty, which would silently mean the working "
+            "directory: name the folder ('.' for the working directory)"
+        )
+    if not cfg.train_splits:
+        raise ConfigError("config key 'train_splits' is empty: name at least one split (train)")
 
 
 def _check_networks(cfg: ExperimentConfig) -> None:

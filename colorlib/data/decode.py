@@ -43,6 +43,18 @@ SRGB_ICC = SRGB.tobytes()  # what colorlib's sRGB outputs are tagged with
 MANAGED_MODES = ("RGB", "RGBA", "CMYK", "L", "LA")  # the modes a profile is converted from
 
 
+def _require_regular_file(path: Path) -> None:
+    if not path.exists():  # missing, or a symbolic link that is dangling or loops
+        raise ImageError(
+            path, "missing", "missing file or broken symbolic link", "fix the link or remove it"
+        )
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ImageError(
+            path, "not_a_file", "not a regular file (a FIFO, device or socket, or a link to one)",
+            "only files are photos: remove it",
+        )  # fmt: skip
+
+
 def load_rgb(
     path: str | os.PathLike,
     *,
@@ -65,15 +77,7 @@ def load_rgb(
     refused before it is opened, since reading one can wait forever.
     """
     path = Path(path)
-    if not path.exists():  # missing, or a symbolic link that is dangling or loops
-        raise ImageError(
-            path, "missing", "missing file or broken symbolic link", "fix the link or remove it"
-        )
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise ImageError(
-            path, "not_a_file", "not a regular file (a FIFO, device or socket, or a link to one)",
-            "only files are photos: remove it",
-        )  # fmt: skip
+    _require_regular_file(path)
     try:
         with Image.open(path) as im:
             w, h = im.size

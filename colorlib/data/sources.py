@@ -233,9 +233,16 @@ def read_split(
             f"split file {path} does not exist; create it with "
             "notebooks/create_validation_split.ipynb or run_all.py"
         )
-    split = json.loads(path.read_text())
+    try:
+        split = json.loads(path.read_text(encoding="utf-8"))
+        train, val = split["train"], split["val"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"split file {path} is not a validation split (JSON with 'train' and 'val' lists: "
+            f"{type(err).__name__}); write one with `python -m colorlib data split`"
+        ) from err
     root = Path(data_dir)
-    return [root / r for r in split["train"]], [root / r for r in split["val"]]
+    return [root / r for r in train], [root / r for r in val]
 
 
 # --- the files of a run ---------------------------------------------------------------------

@@ -142,3 +142,31 @@ def test_anticipated_errors_are_one_line_and_internal_errors_are_bugs(tmp_path, 
     assert "TypeError: injected: an internal error" in done.stderr
     assert "this is a bug in colorlib" in done.stderr and "presets" in done.stderr
     assert not any(line.startswith("error: ") for line in done.stderr.splitlines())
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--set", "model_id=B"], "model_id is not an override"),
+        (["--device", "foo"], "device must be auto, cpu, mps, cuda or cuda:N"),
+        (["--set", "device=cuda:x"], "device must be auto, cpu, mps, cuda or cuda:N"),
+        (["--set", "backbone=xyz"], "backbone must be one of"),
+        (["--set", "models_dir="], "'models_dir' is empty"),
+        (["--set", "cache_dir= "], "'cache_dir' is empty"),
+        (["--set", "train_splits="], "'train_splits' is empty"),
+        (["--set", "split_file=FILE"], "is not a validation split"),
+        (["--set", "results_dir=FILE"], "it is a file (or under one) where colorlib needs"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v),
+)
+def test_round_three_values_are_one_line(tmp_path, cli, args, says):
+    """Issue 31, items 10 and 11: values that printed a traceback ('a bug in colorlib') or
+    silently meant the working directory are refused in one line, exit 2."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not JSON, not a folder")
+    args = [a.replace("FILE", str(a_file)) for a in args]
+    done = cli("train", "--model", "A", "--profile", "smoke", "--data", "sample",
+               *cli.roots(tmp_path), *args)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and says in lines[0], done.stderr
