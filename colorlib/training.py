@@ -483,13 +483,13 @@ class Trainer:
         )
 
     def _require_same_photos(self) -> None:
-        """A run resumes on the training photos it started on (their fingerprint in
-        ``run.json``), or not at all: its data is part of what it is."""
+        """A run resumes on the training photos it started on (their fingerprint in its
+        record), or not at all: its data is part of what it is."""
         recorded = read_record(self.paths)
         if recorded and data_changes(recorded, self.fingerprint, None):
             raise ConfigError(
                 f"the training photos of {self.cfg.model_id} changed since this run started "
-                f"(its run.json records dataset fingerprint "
+                f"({self.paths.run_json} records dataset fingerprint "
                 f"{recorded['dataset']['fingerprint'][:12]}, today's is {self.fingerprint[:12]}):"
                 f" restore them, or delete {self.paths.models} to start over on these"
             )
