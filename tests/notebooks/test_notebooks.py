@@ -5,23 +5,18 @@ import json
 
 import nbformat
 import pandas as pd
-import papermill
 import pytest
 
 from colorlib.config import PRESETS
-from colorlib.paths import project_root
-from colorlib.study.notebooks import EVALUATE, NOTEBOOKS, TRAIN, check_parameters
+from colorlib.errors import StepFailedError
+from colorlib.study.notebooks import EVALUATE, NOTEBOOKS, TRAIN, check_parameters, execute
 
 
 def _run(name, out, **parameters):
-    papermill.execute_notebook(
-        str(project_root() / "notebooks" / name),
-        str(out),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(project_root()),
-        progress_bar=False,
-    )
+    """The notebook ``name`` executed as the study executes it (colorlib's own papermill call,
+    ``colorlib.study.notebooks.execute``), read back."""
+    (notebook,) = [n for n in NOTEBOOKS if n.name == name]
+    execute(notebook, out, parameters)
     return nbformat.read(out, as_version=4)
 
 
@@ -57,7 +52,7 @@ def test_split_notebook_writes_and_protects_the_split(tmp_path, sample):
     assert not set(written["val"]) & set(written["train"])
     # same parameters: fine; a different split: refused, the file is untouched
     make_split(tmp_path / "s2.ipynb", seed=42)
-    with pytest.raises(papermill.PapermillExecutionError, match="different validation split"):
+    with pytest.raises(StepFailedError, match="different validation split"):
         make_split(tmp_path / "s3.ipynb", seed=7)
     assert json.loads(split.read_text()) == written
 
