@@ -66,7 +66,7 @@ test: weights
 # the unit tier without its slow reference checks (marked slow: DISTS calibration, gradcheck,
 # ImageNet VGG16 loads, ...; they run in `make test`) and without the weights (marked weights:
 # it needs none prepared): under 30 s on two cores, measured in
-# docs/testing.md
+# docs/development.md
 test-fast: venv
 	$(PY) -m pytest -q -rs -m "not slow and not weights" tests/unit
 

@@ -466,7 +466,8 @@ class Trainer:
         """The training state's payload: :class:`TrainingState`, every rank's RNG state (a
         data-parallel run also records its world size) and the weight sources."""
         state = self.state.to_dict(generator) | {
-            "rng": rng[0], "weights_sources": self.nets.sources()
+            "rng": rng[0],
+            "weights_sources": self.nets.sources(),
         }
         if self.replicas.distributed:
             state |= {"world_size": self.replicas.ranks.world_size, "rng_ranks": rng}
@@ -588,10 +589,15 @@ def _require_resumable(
 ) -> None:
     """Refuse to resume a training state written by another configuration ("what" fields) or
     by another number of processes."""
-    changed = blob["config"].differs_from(cfg)
+    saved = blob["config"]
+    changed = saved.differs_from(cfg)
     if changed:
+        values = "; ".join(
+            f"{name}: {getattr(saved, name)!r} there, {getattr(cfg, name)!r} now"
+            for name in changed
+        )
         raise ConfigError(
-            f"{path} was written by a different configuration (differs in {changed}); "
+            f"{path} was written by a different configuration ({values}); "
             f"resume with the same settings, or delete {paths.models} to start over"
         )
     saved_world = blob.get("world_size", 1)

@@ -9,6 +9,7 @@ relative paths against the project root (the notebook may run from ``notebooks/`
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -107,12 +108,27 @@ def _torchrun_train(cfg: ExperimentConfig, nproc_per_node: int, resume: bool) ->
         anticipated = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
         if anticipated and BUG_REPORT not in done.stderr:
             raise StepFailedError(f"{what}: {anticipated[0].removeprefix('error: ')}")
-        raise RuntimeError(f"{what} (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        raise RuntimeError(
+            f"{what} (exit {done.returncode}); its output ends:\n{done.stderr[-4000:]}\n"
+            f"{what}: {_cause(done.stderr) or f'exit {done.returncode}'}"
+        )
     paths = RunPaths.of(cfg)
     trained = saved_config(paths)
     if trained is None or trained.differs_from(cfg):
         raise RuntimeError(f"{cfg.model_id}: the torchrun run did not train this configuration")
     return read_csv(paths.history_csv)
+
+
+def _cause(stderr: str) -> str:
+    """The last line of a failed ``torchrun`` that names an exception (its ``Error:`` line, or
+    the failure summary's ``exitcode``), for the study's one-line summary of the failure; the
+    full output stays in the message (``error.txt``)."""
+    lines = [
+        re.sub(r"^\[(default)?rank\d+\]:\s*", "", line.strip()) for line in stderr.splitlines()
+    ]
+    named = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|Interrupt)\b", line)]
+    codes = [line for line in lines if line.startswith("exitcode")]
+    return (named or codes or [""])[-1][:200]
 
 
 def outputs(cfg: ExperimentConfig) -> dict[str, Path]:

@@ -229,7 +229,8 @@ def test_run_all_trains_each_configuration_over_two_processes(tmp_path, run_all)
     """--nproc-per-node 2: the template notebook trains through torchrun (2 ranks, gloo here),
     evaluates in its own process, and the evaluation notebook reads the result as usual."""
     done = run_all("--nproc-per-node", "2", "--models", "A,GRAY")
-    assert done.returncode == 0, done.stdout + done.stderr
+    error = tmp_path / "results" / "A" / "error.txt"  # torchrun's own output, when it failed
+    assert done.returncode == 0, done.stdout + (error.read_text() if error.exists() else "")
     record = pd.read_json(tmp_path / "results" / "A" / "run.json", typ="series")
     assert record["world_size"] == 2 and record["status"] == "complete"
     assert "evaluation" in record
@@ -267,8 +268,10 @@ def test_changed_photos_never_give_stale_results(tmp_path, sample, cli):
     third = cli.run_all(*study)
     assert third.returncode == 1
     assert "A: FAILED (its training photos changed since it was trained" in third.stdout
+    split = tmp_path / "results" / "validation_split.json"  # the study's, that the run used
     resumed = cli("train", "--model", "A", "--profile", "smoke", "--data", photos, "--resume",
                   "--set", f"models_dir={tmp_path / 'models'}",
-                  "--set", f"results_dir={tmp_path / 'results'}")  # fmt: skip
+                  "--set", f"results_dir={tmp_path / 'results'}",
+                  "--set", f"split_file={split}")  # fmt: skip
     assert resumed.returncode == 2 and "Traceback" not in resumed.stderr
     assert "training photos of A changed since this run started" in resumed.stderr

@@ -230,7 +230,7 @@ def test_a_new_generator_and_baseline_are_trained_evaluated_and_colorize(
     done = run("colorize", "--checkpoint", tmp_path / "models" / "A" / "best_model.pt",
                "--out", tmp_path / "colorized", photo)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    colored = np.asarray(Image.open(next((tmp_path / "colorized").iterdir())))
+    colored = np.asarray(Image.open(tmp_path / "colorized" / photo.name))
     assert colored.shape[:2] == np.asarray(Image.open(photo)).shape[:2]
     presets = run("presets").stdout
     assert "SEPIA" in presets and "unet_half" not in presets  # a baseline row, no preset uses it
