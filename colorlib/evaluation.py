@@ -33,7 +33,13 @@ from colorlib.errors import NonFiniteError, OutputExistsError
 from colorlib.metrics import LPIPS, METRICS, evaluate_pair, scored, set_value
 from colorlib.networks import baseline
 from colorlib.plots import sample_grid
-from colorlib.runs import RunPaths, exclusive, record_run, recorded_differences
+from colorlib.runs import (
+    RunPaths,
+    exclusive,
+    forget_evaluation,
+    record_run,
+    recorded_differences,
+)
 from colorlib.runtime import select_device, set_threads
 from colorlib.stats import bootstrap_ci
 
@@ -87,6 +93,7 @@ def _evaluate(
     per_image.insert(0, "image", images.names)
     per_image.insert(0, "model", cfg.model_id)
     _refuse_non_finite(per_image, cfg.model_id)
+    forget_evaluation(paths)  # the record is written last: the files commit as a whole
     write_csv(per_image, paths.per_image_csv, index=False)
     summary = _summary(per_image, cfg.seed, val_loss, lpips.weights_source.describe())
     table = pd.DataFrame([summary])

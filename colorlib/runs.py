@@ -278,6 +278,17 @@ def record_run(
     return record
 
 
+def forget_evaluation(paths: RunPaths) -> None:
+    """Remove the evaluation from the run's ``run.json`` before an evaluation writes its files:
+    the record, written last, is what makes them the run's result, so one that stops part way
+    (a full disk) leaves a run that is not complete, never one checkpoint's metrics under
+    another's record."""
+    record = read_record(paths)
+    if record is not None and "evaluation" in record:
+        del record["evaluation"]
+        write_json(paths.run_json, record)
+
+
 def saved_config(paths: RunPaths) -> ExperimentConfig | None:
     """The config recorded in the run's ``run.json`` (``None`` when there is none)."""
     record = read_record(paths)

@@ -27,6 +27,7 @@ counted per reason and logged.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -255,7 +256,11 @@ class _decode_target:
         if self.cache is None:
             return np.empty(self.shape, np.uint8)
         self.tmp = _new_file(self.cache)
-        return np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.uint8, shape=self.shape)
+        try:
+            return _allocated_memmap(self.tmp, self.shape, self.cache)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
 
     def __exit__(self, *exc) -> None:
         if self.tmp is not None:
@@ -273,9 +278,7 @@ def _commit_cache(cache: Path, rows: np.ndarray, decoded: ImageSet) -> None:
     else:  # skipped photos: the first n rows, compacted into their own file
         tmp = _new_file(cache)
         try:
-            compact = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint8, shape=(n, *rows.shape[1:])
-            )
+            compact = _allocated_memmap(tmp, (n, *rows.shape[1:]), cache)
             compact[:] = rows[:n]
             compact.flush()
             os.replace(tmp, cache)
@@ -339,6 +342,24 @@ def _open_verified(cache: Path, index_file: Path) -> ImageSet | str:
 def _file_sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _allocated_memmap(tmp: Path, shape: tuple[int, ...], target: Path) -> np.memmap:
+    """A new ``.npy`` of ``shape`` at ``tmp``, memory-mapped for writing, with its blocks
+    allocated on disk before any is written: a full disk is then an ordinary ``OSError`` naming
+    ``target`` (the cache being written), not a ``SIGBUS`` when a page of the map is written
+    (a sparse file's pages have no blocks until then)."""
+    try:
+        rows = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        with open(tmp, "r+b") as f:
+            try:
+                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            except OSError as err:  # a file system that cannot allocate ahead: written as is
+                if err.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    raise
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(target)) from err
+    return rows
 
 
 def _new_file(beside: Path) -> Path:

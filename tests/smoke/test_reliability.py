@@ -1,5 +1,7 @@
 """Nothing lost, nothing mixed, as a user meets it: the CLI in subprocesses, real files."""
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -185,18 +187,59 @@ def test_resume_accepts_the_same_data_folder_written_another_way(tmp_path, sampl
     assert done.returncode == 0, done.stderr
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 7 MiB tmpfs: the smoke model's first epoch fits (about 5.3 MiB), the second does not."""
-    mount = tmp_path / "disk"
+@contextlib.contextmanager
+def _tmpfs(mount: Path, size: str):
+    """A tmpfs of ``size`` at ``mount``: a disk that fills up for real."""
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=7m", "tmpfs", str(mount)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True
     )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 7 MiB tmpfs: the smoke model's first epoch fits (about 5.3 MiB), the second does not."""
+    with _tmpfs(tmp_path / "disk", "7m") as mount:
+        yield mount
+
+
+def test_a_full_disk_under_the_decode_cache_is_one_line(tmp_path, cli):
+    """Issue 31, item 6: the memory-mapped cache is allocated before it is written, so a full
+    disk is one named line (it was a SIGBUS, exit 135, and a temp .npy left behind)."""
+    with _tmpfs(tmp_path / "disk", "16k") as disk:  # four pages: less than any set of photos
+        done = cli("train", "--model", "A", "--profile", "smoke", "--data", "sample", "--quiet",
+                   *cli.roots(tmp_path), "--set", f"cache_dir={disk}")  # fmt: skip
+        line = _one_line_error(done)
+        assert line.startswith(f"error: disk full while writing {disk}/") and ".npy" in line
+        assert list(disk.iterdir()) == []  # the temp file removed
+
+
+def test_a_full_disk_during_evaluation_leaves_the_run_incomplete(tmp_path, cli):
+    """Issue 31, item 6: an evaluation into an existing run that stops part way (disk full)
+    leaves no record of an evaluation beside the files it replaced: the run is not complete
+    (a study evaluates it again) until an evaluation writes every file, its record last."""
+    with _tmpfs(tmp_path / "disk", "2m") as disk:
+        args = ["evaluate", "--model", "GRAY", "--profile", "smoke", "--data", "sample",
+                *cli.roots(tmp_path), "--set", f"results_dir={disk}"]  # fmt: skip
+        assert cli(*args).returncode == 0
+        record = disk / "GRAY" / "run.json"
+        assert "evaluation" in json.loads(record.read_text())
+        # room for the record and the CSVs (a page or two each), not for the figure (54 KB)
+        free = os.statvfs(disk)
+        (disk / "filler").write_bytes(bytes(free.f_bavail * free.f_frsize - 16 * 1024))
+        line = _one_line_error(cli(*args))
+        assert line.startswith(f"error: disk full while writing {disk}/GRAY/")
+        assert "evaluation" not in json.loads(record.read_text())
+        assert not [p for p in (disk / "GRAY").iterdir() if p.name.endswith(".tmp")]
+        (disk / "filler").unlink()
+        assert cli(*args).returncode == 0
+        assert "evaluation" in json.loads(record.read_text())
 
 
 def test_disk_full_is_one_line_and_leaves_a_resumable_state(tmp_path, small_disk, sample, cli):
