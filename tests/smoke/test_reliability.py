@@ -457,3 +457,21 @@ def test_names_and_sizes_that_once_broke_the_pipeline(tmp_path, trained, sample,
     assert "(1 failed)" in done.stdout and "larger than JPEG allows" in done.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) \
         == sorted([long_name, "photo.png"])  # fmt: skip
+
+
+def test_running_from_the_folder_above_a_clone(tmp_path, cli):
+    """Issue 31, item 9: from the folder that holds a clone named ``colorlib/`` (what ``git
+    clone`` makes), the clone itself was imported as a namespace package ``colorlib`` and its
+    ``data/`` folder as ``colorlib.data`` (ImportError). The editable install puts the project
+    folder on ``sys.path`` (pyproject's ``package-dir``), where the regular package wins."""
+    (tmp_path / "colorlib").symlink_to(project_root(), target_is_directory=True)  # the clone
+    roots = ["--models-dir", tmp_path / "models", "--results-dir", tmp_path / "results"]
+    train = cli("train", "--model", "A", "--profile", "smoke", "--data", "sample", "--quiet",
+                "--set", "epochs=1", *cli.roots(tmp_path), cwd=tmp_path)  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    study = cli.run(
+        [cli.PYTHON, "colorlib/run_all.py", "--profile", "smoke", "--data", "sample",
+         "--models", "GRAY", *map(str, roots)], cwd=tmp_path,
+    )  # fmt: skip
+    assert study.returncode == 0, study.stdout + study.stderr
+    assert (tmp_path / "results" / "GRAY" / "metrics_GRAY.csv").is_file()
