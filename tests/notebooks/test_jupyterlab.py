@@ -4,10 +4,11 @@ starts it) on localhost, driven through its UI by Playwright in Debian's headles
 ``explore.ipynb`` on the session's smoke study: Run > Run All Cells, the kernel goes idle, no
 error outputs, the widgets render (no "Loading widget..."), the slider and the model picker
 change the shown images, and a photo uploaded through the upload button is shown colorized by
-every trained configuration. ``train_model.ipynb`` with its smoke defaults: run all, the
-history figure and the metrics table appear. No console errors, and no request leaves
-localhost. Screenshots go under the test's temp folder (``docs/jupyterlab_explore.png`` is one
-of them).
+every trained configuration; on a study whose test photos are named as HTML with an
+``onerror`` script, every name shows as written and nothing runs. ``train_model.ipynb`` with
+its smoke defaults: run all, the history figure and the metrics table appear. No console
+errors, and no request leaves localhost. Screenshots go under the test's temp folder
+(``docs/jupyterlab_explore.png`` is one of them).
 """
 
 import contextlib
@@ -39,22 +40,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, smoke_study):
-    """JupyterLab on a free localhost port, serving a folder with the two notebooks:
-    ``explore.ipynb`` with the smoke study's folders filled in (papermill's parameter
-    injection, as run_all does), ``train_model.ipynb`` as committed. ``COLORLIB_ROOT`` is that
-    folder, so the template's relative outputs (``models/smoke``) land there."""
-    import papermill
-
+def lab(tmp_path_factory):
+    """JupyterLab on a free localhost port, serving a folder with ``train_model.ipynb`` as
+    committed (each explore test adds its own ``explore`` notebook: :func:`_explore`).
+    ``COLORLIB_ROOT`` is that folder, so the template's relative outputs (``models/smoke``)
+    land there."""
     root = tmp_path_factory.mktemp("lab")
-    paths = smoke_study.paths
-    papermill.execute_notebook(
-        str(EXPLORE.path),
-        str(root / EXPLORE.name),
-        parameters={"results_dir": str(paths.results), "models_dir": str(paths.models)},
-        prepare_only=True,
-        progress_bar=False,
-    )
     shutil.copy(TRAIN.path, root / TRAIN.name)
     port = _free_port()
     env = os.environ | {
@@ -80,7 +71,7 @@ def lab(tmp_path_factory, smoke_study):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, server, root / "jupyterlab.log")
-        yield Lab(url, root, paths)
+        yield Lab(url, root)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)  # make and the server under it
@@ -104,11 +95,27 @@ LAB_ARGS = [
 
 
 class Lab:
-    def __init__(self, url: str, root: Path, study) -> None:
-        self.url, self.root, self.study = url, root, study
+    def __init__(self, url: str, root: Path) -> None:
+        self.url, self.root = url, root
 
     def notebook(self, name: str) -> dict:
         return json.loads((self.root / name).read_text(encoding="utf-8"))
+
+
+def _explore(lab: Lab, name: str, study, photo: str = "") -> str:
+    """``explore.ipynb`` as ``name`` in the lab's folder with ``study``'s folders (and
+    ``photo``) filled in: papermill's parameter injection, as run_all does."""
+    import papermill
+
+    papermill.execute_notebook(
+        str(EXPLORE.path),
+        str(lab.root / name),
+        parameters={"results_dir": str(study.results), "models_dir": str(study.models),
+                    "photo": photo},  # fmt: skip
+        prepare_only=True,
+        progress_bar=False,
+    )
+    return name
 
 
 def _wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
@@ -231,9 +238,9 @@ def _changes(page, output: int, before: list[str], what: str) -> list[str]:
     pytest.fail(f"{what} did not change the shown images")
 
 
-def test_explore_in_jupyterlab(lab, browser_page, tmp_path):
+def test_explore_in_jupyterlab(lab, smoke_study, browser_page, tmp_path):
     page = browser_page
-    _run_through_the_ui(page, lab, EXPLORE.name)
+    _run_through_the_ui(page, lab, _explore(lab, EXPLORE.name, smoke_study.paths))
     assert page.get_by_text("Loading widget...").count() == 0
     assert page.locator(f"{PANEL} .jupyter-widgets.widget-slider").count() == 1
     assert page.locator(f"{PANEL} .widget-upload").count() == 1
@@ -241,7 +248,7 @@ def test_explore_in_jupyterlab(lab, browser_page, tmp_path):
     browser_cell, colorizer_cell = 2, 3
     shown = _shown(page, browser_cell)
     assert len(shown) == 3 and None not in shown  # input (L), ground truth, the model
-    models = list(pd.read_csv(lab.study.report()["metrics"], index_col=0).index)
+    models = list(pd.read_csv(smoke_study.paths.report()["metrics"], index_col=0).index)
     trained = [m for m in models if m != "GRAY"]
 
     page.locator(".widget-slider .noUi-handle").first.focus()
@@ -288,4 +295,45 @@ def test_train_model_in_jupyterlab(lab, browser_page, tmp_path):
     assert "psnr" in metrics and "ciede2000" in metrics
     assert (lab.root / "models" / "smoke" / "A" / "best_model.pt").exists()
     page.screenshot(path=str(tmp_path / "train_model.png"))
+    _no_console_error_and_only_localhost(page, lab)
+
+
+# HTML that runs script when a page sets it as innerHTML (ipywidgets' HTML widget does)
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
+
+
+@pytest.fixture(scope="module")
+def hostile_study(tmp_path_factory, cli, sample):
+    """A study of GRAY whose test photos are all named ``HOSTILE`` + a number, and a photo of
+    such a name for the colorizer."""
+    from colorlib.runs import StudyPaths
+
+    root = tmp_path_factory.mktemp("hostile")
+    photos = root / "photos"
+    for split in ("train", "val"):
+        shutil.copytree(sample / split, photos / split)
+    (photos / "test").mkdir()
+    for i, src in enumerate(sorted((sample / "test").iterdir())[:4]):
+        shutil.copy(src, photos / "test" / f"{HOSTILE}{i}.png")
+    study = StudyPaths(results=root / "results", models=root / "models")
+    done = cli.run_all("--profile", "smoke", "--data", photos, "--models", "GRAY",
+                       "--models-dir", study.models, "--results-dir", study.results)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return study, photos / "test" / f"{HOSTILE}0.png"
+
+
+def test_names_are_text_in_jupyterlab(lab, hostile_study, browser_page):
+    """Issue 31, item 1: photos named as HTML in explore.ipynb, in the browser: the metrics
+    line and the colorizer's label show each name as written, no element is injected and no
+    script runs (the name's onerror would set the page's title)."""
+    study, photo = hostile_study
+    page = browser_page
+    _run_through_the_ui(page, lab, _explore(lab, "explore_names.ipynb", study, str(photo)))
+    browser_cell, colorizer_cell = 2, 3
+    line = page.locator(f"{PANEL} .widget-html").first.inner_text()
+    assert line.startswith(f"{HOSTILE}0.png — GRAY: psnr "), line
+    assert _labels(page, colorizer_cell)[0] == f"{HOSTILE}0.png (as gray)"
+    assert page.locator(f"{PANEL} img[src='x']").count() == 0
+    assert "pwned" not in page.evaluate("document.title")
+    assert len(_shown(page, browser_cell)) == 3
     _no_console_error_and_only_localhost(page, lab)
