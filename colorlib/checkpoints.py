@@ -45,12 +45,23 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     does not accept, and any non-finite tensor (NaN / inf weights or optimizer state).
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"checkpoint {path} is a folder; pass the checkpoint file in it (e.g. "
+            f"{path / 'best_model.pt'})"
+        )
     if not path.is_file():
         raise MissingFileError(
             f"checkpoint {path} does not exist; train first (python -m colorlib train --model ID)"
         )
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes), not a colorlib checkpoint")
+    kind_of_file = _other_format(path)
+    if kind_of_file:
+        raise CheckpointError(
+            f"{path} is {kind_of_file}, not a colorlib checkpoint (a .pt file that `python -m "
+            "colorlib train` writes); it was not loaded"
+        )
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -93,6 +104,29 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
             "`train`"
         )
     return blob
+
+
+# the first bytes of files that are sometimes passed as a checkpoint by mistake
+_MAGIC = {
+    b"\x93NUMPY": "a NumPy .npy file",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x1f\x8b": "a gzip file",
+    b"\x89HDF": "an HDF5 file (a Keras or h5py file)",
+}
+
+
+def _other_format(path: Path) -> str:
+    """What ``path`` is, when its first bytes or its suffix say it is a known format that no
+    colorlib checkpoint has (an ``.npy``, an image, an exported ONNX model); else ``""``."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return what
+    if path.suffix.lower() == ".onnx" and not head.startswith(b"PK"):
+        return "an ONNX model (what `colorlib export` writes; colorlib loads only its .pt files)"
+    return ""
 
 
 def require_run(path: str | os.PathLike, trained: ExperimentConfig, cfg: ExperimentConfig) -> None:

@@ -47,7 +47,7 @@ from filelock import FileLock, Timeout
 
 from colorlib.atomic import write_json
 from colorlib.config import BASELINES, ExperimentConfig
-from colorlib.errors import FolderInUseError
+from colorlib.errors import FolderInUseError, ResultsError
 from colorlib.runtime import git_revision, package_versions
 
 
@@ -249,8 +249,23 @@ class StudyPaths:
 
 
 def read_record(paths: RunPaths) -> dict[str, Any] | None:
-    """``run.json`` as a dict, or ``None`` when the run has none yet."""
-    return json.loads(paths.run_json.read_text()) if paths.run_json.exists() else None
+    """``run.json`` as a dict, or ``None`` when the run has none yet. A damaged one (not JSON,
+    not an object: a hand edit, a copy cut short) is a :class:`ResultsError` naming it: the
+    record is what makes the run's files its result, so it is never guessed around."""
+    if not paths.run_json.exists():
+        return None
+    try:
+        record = json.loads(paths.run_json.read_bytes())
+        problem = None if isinstance(record, dict) else f"holds a {type(record).__name__}"
+    except (ValueError, OSError) as err:  # UnicodeDecodeError and JSONDecodeError included
+        problem = f"cannot be read as JSON: {err}"
+    if problem:
+        raise ResultsError(
+            f"{paths.run_json} is damaged ({problem}): it is the record of the run of "
+            f"{paths.model_id}; delete it and rerun (the run is taken up again from its "
+            f"checkpoints), or delete {paths.results} and {paths.models} to start it over"
+        )
+    return record
 
 
 def record_run(

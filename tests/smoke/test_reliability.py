@@ -475,3 +475,17 @@ def test_running_from_the_folder_above_a_clone(tmp_path, cli):
     )  # fmt: skip
     assert study.returncode == 0, study.stdout + study.stderr
     assert (tmp_path / "results" / "GRAY" / "metrics_GRAY.csv").is_file()
+
+
+def test_a_damaged_run_record_is_named(tmp_path, cli):
+    """Issue 31, item 10: a run.json cut short or edited into something else stopped the study
+    with a JSONDecodeError traceback ("a bug"); now one line names it and says what to do."""
+    roots = ["--models-dir", tmp_path / "models", "--results-dir", tmp_path / "results"]
+    study = ["--profile", "smoke", "--data", "sample", "--models", "GRAY", *roots]
+    assert cli.run_all(*study).returncode == 0
+    record = tmp_path / "results" / "GRAY" / "run.json"
+    for damaged in (record.read_bytes()[:40], b"[1, 2]", b"\xff\xfe"):
+        record.write_bytes(damaged)
+        done = cli.run_all(*study)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert f"error: {record} is damaged" in done.stderr and "delete it" in done.stderr

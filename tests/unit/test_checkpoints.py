@@ -98,3 +98,22 @@ def test_a_checkpoint_rebuilds_its_generator_and_head(tmp_path, model_id):
     save_checkpoint(path, "generator", cfg, generator=define_G(other).state_dict(), epoch=1)
     with pytest.raises(CheckpointError, match=f"generator={cfg.generator}, head={cfg.head}"):
         load_generator(path)
+
+
+def test_files_of_other_kinds_are_named_for_what_they_are(tmp_path):
+    """Issue 31, item 11: a folder, an .npy, an image or an exported ONNX model passed as a
+    checkpoint is named for what it is (it was "does not exist" and "holds objects other than
+    tensors"), and nothing in it is read."""
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "models" / "A").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match=r"is a folder; pass the checkpoint file in it"):
+        load_checkpoint(tmp_path / "models" / "A")
+    np.save(tmp_path / "weights.npy", np.zeros(3))
+    Image.new("RGB", (4, 4)).save(tmp_path / "photo.pt", format="PNG")  # whatever its suffix
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x08\x12\x07pytorch")  # protobuf: no magic
+    for name, kind in [("weights.npy", "a NumPy .npy file"), ("photo.pt", "a PNG image"),
+                       ("model.onnx", "an ONNX model")]:  # fmt: skip
+        with pytest.raises(CheckpointError, match=rf"{name} is {kind}.*not a colorlib checkpoint"):
+            load_generator(tmp_path / name)
