@@ -180,7 +180,7 @@ def load_images(
         decoded = _decode_all(files, image_size, allow_upscale, max_pixels, processes)
         names, skipped, digests, converted = _fill(target, decoded, on_bad, len(files))
         if not names:
-            raise DataError(f"no usable images among {len(files)} files (skipped: {skipped})")
+            raise DataError(f"no usable images among {len(files)} files ({_summary(skipped)})")
         decoded_set = ImageSet(target[: len(names)], names, skipped, digests, converted)
         if cache is None:
             return decoded_set
@@ -199,7 +199,8 @@ def _fill(target: np.ndarray, decoded: Iterator[tuple], on_bad: str, n_files: in
             if on_bad == "raise":
                 raise err
             skipped.setdefault(err.reason, []).append(printable_name(path))
-            log.warning("skipped %s", err)
+            # what is wrong, without the advice (it may be to skip such files: this is done)
+            log.warning("skipped %s", str(err).removesuffix(f"; {err.advice}"))
             continue
         target[len(names)] = rgb
         names.append(printable_name(path))
@@ -217,6 +218,16 @@ def _fill(target: np.ndarray, decoded: Iterator[tuple], on_bad: str, n_files: in
             "skipped %d of %d files (%s)", sum(map(len, skipped.values())), n_files, counts
         )
     return names, skipped, digests, converted
+
+
+def _summary(skipped: dict[str, list[str]], shown: int = 3) -> str:
+    """``skipped`` (reason -> names) in one bounded line: each reason's count and its first
+    ``shown`` names (thousands of unusable files must not make a line of thousands of names)."""
+    parts = []
+    for reason, names in sorted(skipped.items()):
+        more = f", and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{len(names)} {reason}: {', '.join(names[:shown])}{more}")
+    return "skipped " + "; ".join(parts)
 
 
 def _decode_one(args) -> tuple[Path, np.ndarray | None, str, str, ImageError | None]:

@@ -22,6 +22,7 @@ from colorlib.data import (
     load_images,
     load_rgb,
 )
+from colorlib.errors import DataError
 
 
 def _photo(h=48, w=64, seed=0) -> np.ndarray:
@@ -230,6 +231,8 @@ def test_skip_policy_counts_and_logs(tmp_path, caplog):
     assert len(got) == 3 and got.images.shape == (3, 32, 32, 3)
     assert got.skipped == {"corrupt": ["broken.png"], "grayscale": ["gray.jpg"]}
     assert "skipped 2 of 5 files (1 corrupt, 1 grayscale)" in caplog.text
+    # the skip says what is wrong, not the advice to skip such files (issue 31, item 11)
+    assert "gray.jpg: grayscale photo" in caplog.text and "on_bad" not in caplog.text
     with pytest.raises(ValueError, match="unknown on_bad"):
         load_images(files, 32, on_bad="ignore")
 
@@ -448,3 +451,18 @@ def test_a_replaced_photo_is_never_served_from_the_cache(tmp_path, sample):
     assert dataset_fingerprint(again) != dataset_fingerprint(first)
     copy = _real_photos(sample, tmp_path / "copy")
     assert dataset_fingerprint(load_images(copy, 32)) == dataset_fingerprint(first)
+
+
+def test_thousands_of_unusable_files_are_one_short_line(tmp_path):
+    """Issue 31, item 11: 5,000 unusable files made one error line of 65,066 characters (every
+    name); now each reason's count and first names."""
+    folder = tmp_path / "junk"
+    folder.mkdir()
+    for i in range(5000):
+        (folder / f"not_a_photo_{i:04d}.jpg").write_bytes(b"text, not a JPEG")
+    with pytest.raises(DataError) as err:
+        load_images(find_images(folder, None), 32, on_bad="skip", processes=1)
+    message = str(err.value)
+    assert len(message) < 300, message
+    assert "among 5000 files (skipped 5000 corrupt: not_a_photo_0000.jpg, " in message
+    assert message.endswith("and 4997 more)")
