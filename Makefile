@@ -14,7 +14,12 @@ LOCK := requirements.lock
 # 3.11 on Linux x86-64, what CI runs), then colorlib itself, editable, with no dependencies of
 # its own to resolve (without setuptools' notice that an editable install is one). Elsewhere:
 # `make venv LOCK=` installs from pyproject.toml's ranges.
+# A changed lock means a fresh environment: pip checks the hashes of what it installs, not of
+# what is installed already, so a lock edited over an existing .venv would otherwise pass.
 $(VENV)/.installed: pyproject.toml $(LOCK)
+ifneq ($(LOCK),)
+	$(if $(filter $(LOCK),$?),rm -rf $(VENV))
+endif
 	$(PYTHON) -m venv $(VENV)
 ifneq ($(LOCK),)
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)

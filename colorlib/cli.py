@@ -463,7 +463,8 @@ def _one_line(err: BaseException) -> str:
         return (
             f"disk full{where}. Files written before it (checkpoints, the training state, "
             "results) are intact and the half-written file was removed: free space, then rerun "
-            "(train: with --resume, which continues from the last saved epoch)"
+            "(train: with --resume, which continues from the last saved epoch; colorize: with "
+            "--overwrite, since the outputs it wrote before are kept)"
         )
     if isinstance(err, OSError) and err.errno in NOT_WRITABLE:
         what = "read-only" if err.errno == errno.EROFS else "not writable by you"

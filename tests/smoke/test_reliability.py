@@ -489,3 +489,22 @@ def test_a_damaged_run_record_is_named(tmp_path, cli):
         done = cli.run_all(*study)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert f"error: {record} is damaged" in done.stderr and "delete it" in done.stderr
+
+
+def test_a_full_disk_under_colorize_says_how_to_go_on(tmp_path, cli, sample):
+    """Issue 31, item 11: colorize's disk-full line said "rerun", which was then refused because
+    the outputs written before exist; it now says --overwrite, and that rerun completes."""
+    photos = sorted((sample / "test").iterdir())[:30]
+    checkpoint = tmp_path / "models" / "A" / "best_model.pt"
+    train = cli("train", "--model", "A", "--profile", "smoke", "--data", "sample", "--quiet",
+                "--set", "epochs=1", *cli.roots(tmp_path))  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    with _tmpfs(tmp_path / "disk", "64k") as disk:
+        args = ["colorize", "--checkpoint", checkpoint, "--out", disk / "out", "--device", "cpu"]
+        line = _one_line_error(cli(*args, *photos))
+        assert line.startswith(f"error: disk full while writing {disk}/out/")
+        assert "colorize: with --overwrite" in line
+        subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
+        done = cli(*args, "--overwrite", *photos)
+        assert done.returncode == 0, done.stderr
+        assert len([p for p in (disk / "out").iterdir() if p.suffix == ".png"]) == 30

@@ -65,3 +65,35 @@ def test_this_environment_is_the_locked_one():
     assert not differ, f"installed versions differ from {LOCK.name} (locked, installed): {differ}"
     absent = sorted(set(_locked()) - set(installed) - {"pip", "setuptools", "wheel"})
     assert not absent, f"locked but not installed: {absent}"
+
+
+def test_a_changed_lock_rebuilds_the_environment(tmp_path):
+    """Issue 31, item 11: pip checks the hashes of what it installs, not of what is installed,
+    so `make venv` over an existing .venv took a tampered lock without a word. A lock newer
+    than the environment now removes it first (make's own plan, ``make -n``): every package is
+    installed, and its hash checked, again. A newer pyproject.toml alone keeps it."""
+    import os
+    import shutil
+    import subprocess
+
+    for name in ("Makefile", "pyproject.toml", "requirements.lock"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / ".venv").mkdir()
+    installed = tmp_path / ".venv" / ".installed"
+    installed.touch()
+    # a make of its own (not the MAKEFLAGS of a `make test` this runs under)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+    def plan(newer: str) -> list[str]:
+        for name in ("Makefile", "pyproject.toml", "requirements.lock"):
+            os.utime(tmp_path / name, (1_000_000_000, 1_000_000_000))
+        os.utime(installed, (1_000_000_100, 1_000_000_100))  # made after them
+        (tmp_path / newer).touch()
+        done = subprocess.run(["make", "-n", "venv", "PYTHON=python3"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        return done.stdout.splitlines()
+
+    assert plan("pyproject.toml")[0] == "python3 -m venv .venv"
+    tampered = tmp_path / "requirements.lock"
+    tampered.write_text(re.sub(r"sha256:[0-9a-f]{8}", "sha256:00000000", LOCK.read_text(), count=1))
+    assert plan("requirements.lock")[:2] == ["rm -rf .venv", "python3 -m venv .venv"]
