@@ -277,6 +277,17 @@ def build_parser(prog: str = "colorlib") -> argparse.ArgumentParser:
     return parser
 
 
+def path_arg(text: str) -> str:
+    """A path given on the command line: an empty one would silently mean the working
+    directory (``Path("")`` is ``.``), so it is refused, naming the argument (argparse)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty, which would silently mean the working directory: name the path ('.' "
+            "for the working directory)"
+        )
+    return text
+
+
 def _set_arg(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
 
@@ -293,10 +304,15 @@ def _model_args(
     )
     if config_file:
         which.add_argument(
-            "--config", metavar="FILE", help="a whole config as JSON (instead of --model)"
+            "--config",
+            metavar="FILE",
+            type=path_arg,
+            help="a whole config as JSON (instead of --model)",
         )
     p.add_argument("--profile", choices=sorted(PROFILES), help=profile_help)
-    p.add_argument("--data", help="data folder (Kaggle layout or photo folder), or 'sample'")
+    p.add_argument(
+        "--data", type=path_arg, help="data folder (Kaggle layout or photo folder), or 'sample'"
+    )
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     _set_arg(p, "override any config field (repeatable)")
 
@@ -317,7 +333,9 @@ def _add_run_commands(sub) -> None:
         list(model_ids()),
         "default: the configuration the run was trained with (GRAY: full)",
     )
-    p.add_argument("--checkpoint", help="default: the run's best checkpoint under models_dir")
+    p.add_argument(
+        "--checkpoint", type=path_arg, help="default: the run's best checkpoint under models_dir"
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("presets", help="the study's configurations and the profiles")
@@ -344,8 +362,10 @@ def _add_data_commands(sub) -> None:
         help="sample: build the embedded photos; download: the original's Kaggle dataset "
         "(needs ~/.kaggle/kaggle.json); split: write a validation split file",
     )
-    p.add_argument("--out", help="target folder (sample, download) or split file (split)")
-    p.add_argument("--data", help="split: the data folder, or 'sample'")
+    p.add_argument(
+        "--out", type=path_arg, help="target folder (sample, download) or split file (split)"
+    )
+    p.add_argument("--data", type=path_arg, help="split: the data folder, or 'sample'")
     p.add_argument("--n-val", type=int, default=N_VAL, help="split: photos held out")
     p.add_argument("--seed", type=int, default=SPLIT_SEED, help="split: the hold-out seed")
     p.set_defaults(func=cmd_data)
@@ -358,9 +378,9 @@ def _add_data_commands(sub) -> None:
         "unless --overwrite, and never writes into a folder holding an input unless "
         "--into-input-folder; either refusal happens before anything is written.",
     )
-    p.add_argument("images", nargs="+", help="photos, or folders of photos")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("images", nargs="+", type=path_arg, help="photos, or folders of photos")
+    p.add_argument("--checkpoint", type=path_arg, required=True)
+    p.add_argument("--out", type=path_arg, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--into-input-folder",
@@ -381,8 +401,10 @@ def _add_data_commands(sub) -> None:
         "full profile, 64 cpu, 32 smoke), also in the model's metadata_props. docs/usage.md "
         "shows how to colorize a photo with onnxruntime alone.",
     )
-    p.add_argument("--checkpoint", required=True, help="a generator checkpoint (.pt)")
-    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument(
+        "--checkpoint", type=path_arg, required=True, help="a generator checkpoint (.pt)"
+    )
+    p.add_argument("--out", type=path_arg, required=True, help="the .onnx file to write")
     # the default is colorlib.export.OPSET, read when exporting: building the parser imports
     # no torch (every command's start, `--help` included, stays under a second)
     p.add_argument("--opset", type=int, help="ONNX opset (default: colorlib.export.OPSET)")
@@ -395,6 +417,7 @@ def _add_study_command(sub) -> None:
     p.add_argument(
         "--data",
         default="sample",
+        type=path_arg,
         help="'sample' (embedded photos), a Kaggle-layout folder or a photo folder",
     )
     p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
@@ -407,6 +430,7 @@ def _add_study_command(sub) -> None:
     p.add_argument(
         "--also-test",
         nargs="+",
+        type=path_arg,
         metavar="DIR",
         help="further test sets (a flat folder of photos, or a folder with test/): every run "
         "and GRAY is also scored on each, with its own table and page section",
@@ -425,6 +449,7 @@ def _add_study_command(sub) -> None:
     for root, default in (("models", "models"), ("results", "results"), ("cache", "data/cache")):
         p.add_argument(
             f"--{root}-dir",
+            type=path_arg,
             help=f"default {default} (or --set {root}_dir=...), under the project folder",
         )
     p.add_argument(

@@ -170,3 +170,24 @@ def test_round_three_values_are_one_line(tmp_path, cli, args, says):
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1 and says in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["colorize", "--checkpoint", "x.pt", "--out", "", "photo.jpg"],
+        ["colorize", "--checkpoint", "x.pt", "--out", "out", ""],
+        ["export", "--checkpoint", "", "--out", "x.onnx"],
+        ["evaluate", "--model", "A", "--checkpoint", " "],
+        ["data", "split", "--out", ""],
+        ["study", "--results-dir", ""],
+    ],
+    ids=lambda v: " ".join(v),
+)
+def test_empty_paths_on_the_command_line_are_refused(tmp_path, cli, args):
+    """Issue 31, item 11: `colorize --out ''` silently wrote into the working directory; every
+    path argument that is empty is now refused by name, before anything runs."""
+    done = cli(*args, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert ": is empty, which would silently mean the working directory" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written where it would have gone
