@@ -45,23 +45,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     does not accept, and any non-finite tensor (NaN / inf weights or optimizer state).
     """
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(
-            f"checkpoint {path} is a folder; pass the checkpoint file in it (e.g. "
-            f"{path / 'best_model.pt'})"
-        )
-    if not path.is_file():
-        raise MissingFileError(
-            f"checkpoint {path} does not exist; train first (python -m colorlib train --model ID)"
-        )
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes), not a colorlib checkpoint")
-    kind_of_file = _other_format(path)
-    if kind_of_file:
-        raise CheckpointError(
-            f"{path} is {kind_of_file}, not a colorlib checkpoint (a .pt file that `python -m "
-            "colorlib train` writes); it was not loaded"
-        )
+    _require_a_checkpoint_file(path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -104,6 +88,28 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
             "`train`"
         )
     return blob
+
+
+def _require_a_checkpoint_file(path: Path) -> None:
+    """Refuse, before reading it, what cannot be a checkpoint: a folder, no file, an empty
+    file, a file of another known format (:func:`_other_format`)."""
+    if path.is_dir():
+        raise CheckpointError(
+            f"checkpoint {path} is a folder; pass the checkpoint file in it (one of its .pt "
+            "files, e.g. the best model a run keeps)"
+        )
+    if not path.is_file():
+        raise MissingFileError(
+            f"checkpoint {path} does not exist; train first (python -m colorlib train --model ID)"
+        )
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a colorlib checkpoint")
+    kind_of_file = _other_format(path)
+    if kind_of_file:
+        raise CheckpointError(
+            f"{path} is {kind_of_file}, not a colorlib checkpoint (a .pt file that `python -m "
+            "colorlib train` writes); it was not loaded"
+        )
 
 
 # the first bytes of files that are sometimes passed as a checkpoint by mistake

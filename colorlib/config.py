@@ -70,6 +70,10 @@ class ExperimentConfig:
     use_classification: bool = loss_switch("classification", False)
     lambda_classification: float = loss_weight("classification", 1.0)
     rebalance_lambda: float = 0.5  # w ∝ ((1 − λ) p̃ + λ / Q)^−1; 1 = no rebalancing
+    # DDColor's colourfulness loss on the predicted sRGB (colorlib.losses.colorfulness_loss);
+    # 15.625 keeps DDColor's balance with L1 (losses.DDCOLOR_COLORFULNESS_WEIGHT)
+    use_colorfulness: bool = loss_switch("colorfulness", False)
+    lambda_colorfulness: float = loss_weight("colorfulness", 15.625)
     # --- networks
     generator: str = "unet"  # "unet" (pix2pix) or "vgg16_unet" (ImageNet VGG16 encoder)
     head: str = "regression"  # "regression" (tanh ab) or "classification" (Q = 261 bins)
@@ -104,6 +108,9 @@ class ExperimentConfig:
     max_train_images: int = 0  # 0 = all; caps keep the smoke profile fast
     max_test_images: int = 0
     on_bad: str = "skip"  # "skip" (logged, counted) or "raise" for unusable photos
+    # training photos whose colourfulness (Hasler & Süsstrunk, 0–255) is below this are left
+    # out (logged, counted as low_colorfulness); 0 = off; BigColor leaves out ImageNet's below 15
+    min_colorfulness: float = 0.0
     # --- run
     seed: int = DEFAULT_SEED
     checkpoint_every: int = 10  # interval checkpoints models/{ID}/checkpoint_epoch_*.pt
@@ -247,6 +254,8 @@ RANGES: dict[str, Range] = {
     "lambda_perceptual": Range(0, 1e4),
     "gan_warmup_epochs": Range(0, BIG),  # and < epochs (below)
     "lambda_classification": Range(0, 1e4),
+    "lambda_colorfulness": Range(0, 1e4),
+    "min_colorfulness": Range(0, 300),  # Hasler & Süsstrunk on 0–255 photos stay below ~200
     "rebalance_lambda": Range(0, 1),
     "temperature": Range(0, 100, low_open=True),
     "encoder_lr_scale": Range(0, 10),

@@ -1,7 +1,8 @@
 """The study's losses (docs/study.md, "Losses") and the generator's objective.
 
-Generator: ``L_G = λ1 · L1 + λ2 · L_perc + L_adv + λ_cls · L_cls``, each term only when
-enabled (the classification term: :func:`colorlib.quantize.rebalanced_cross_entropy`).
+Generator: ``L_G = λ1 · L1 + λ2 · L_perc + L_adv + λ_cls · L_cls + λ_cf · L_cf``, each term
+only when enabled (the classification term: :func:`colorlib.quantize.rebalanced_cross_entropy`;
+the colourfulness term: DDColor's, :func:`colorfulness_loss`).
 All inputs are in the network's normalised range (see :mod:`colorlib.color`).
 
 The terms are data: :data:`LOSS_TERMS` maps each term's name (as the training history,
@@ -82,6 +83,32 @@ class VGG16PerceptualLoss(nn.Module):
         return sum(F.l1_loss(p, t) for p, t in zip(pred, target))
 
 
+# DDColor's colourfulness loss, weighted so that its balance with the L1 term is DDColor's:
+# there 0.5 x the sum over 4 photos per GPU (2.0 per photo) beside L1 weight 0.1 on raw ab;
+# here L1 is 100 on ab / 128 (0.78 per raw unit, 7.8 x DDColor's), so 2.0 x 7.8125.
+DDCOLOR_COLORFULNESS_WEIGHT = 0.5 * 4 * (100.0 / 128.0) / 0.1
+
+
+def colorfulness_loss(L: torch.Tensor, ab: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """DDColor's colourfulness loss (``piddnad/DDColor``, ``ColorfulnessLoss``): the mean over
+    the batch of ``1 − C`` with ``C = sqrt(σ_rg² + σ_yb²) + 0.3 · sqrt(μ_rg² + μ_yb²)`` of
+    ``rg = |R − G|`` and ``yb = |(R + G) / 2 − B|`` on the predicted sRGB in [0, 1] (DDColor's
+    form: absolute opponent channels, unbiased σ; Hasler & Süsstrunk's metric, which
+    :func:`colorlib.metrics.colorfulness` reports, takes them signed, on 0–255). It falls as
+    the prediction grows more colourful. Differentiable; the RGB is clipped to [0, 1] (what is
+    shown), so colours beyond the gamut earn nothing; ``eps`` keeps the square roots'
+    gradients finite on a gray prediction. DDColor sums over its batch of 4 per GPU; colorlib
+    averages (see :data:`DDCOLOR_COLORFULNESS_WEIGHT` for the weight that matches its scale).
+    """
+    rgb = lab_to_rgb(join_lab(L, ab), clip=True)
+    r, g, b = rgb.unbind(1)
+    rg = (r - g).abs().flatten(1)
+    yb = (0.5 * (r + g) - b).abs().flatten(1)
+    sigma = torch.sqrt(rg.var(dim=1) + yb.var(dim=1) + eps)
+    mu = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2 + eps)
+    return (1.0 - (sigma + 0.3 * mu)).mean()
+
+
 def discriminator_loss(
     discriminator: nn.Module, L: torch.Tensor, ab_true: torch.Tensor, ab_fake: torch.Tensor
 ) -> torch.Tensor:
@@ -155,6 +182,7 @@ LOSS_TERMS: dict[str, LossTerm] = {
     ),
     "adv": LossTerm(lambda s: generator_adversarial_loss(s.D, s.L, s.fake), active=_gan_started),
     "classification": LossTerm(lambda s: s.classes.loss(s.logits, s.ab)),
+    "colorfulness": LossTerm(lambda s: colorfulness_loss(s.L, s.fake.float())),
 }
 
 

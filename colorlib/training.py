@@ -300,7 +300,8 @@ class Trainer:
                 self._require_same_photos()
             if cfg.use_classification:  # the bin prior of the training photos, cached
                 self.classes = AbClasses.of(train.images, self.fingerprint, cfg)
-        counts = dict(n_train=len(train), n_val=len(val))
+        skipped = {reason: len(names) for reason, names in sorted(train.skipped.items())}
+        counts = dict(n_train=len(train), n_val=len(val), skipped_train=skipped)
         self._record(status="running", **counts)
         dataset = ColorizationDataset(train, augment=Augmentation.of(cfg), seed=cfg.seed)
         val_batches = list(ColorizationDataset(val).batches(cfg.batch_size))
@@ -495,7 +496,9 @@ class Trainer:
                 f" restore them, or delete {self.paths.models} to start over on these"
             )
 
-    def _record(self, *, status: str, n_train: int, n_val: int) -> None:
+    def _record(
+        self, *, status: str, n_train: int, n_val: int, skipped_train: dict[str, int]
+    ) -> None:
         state = self.state
         self.writer.record(
             self.device,
@@ -505,6 +508,7 @@ class Trainer:
                 "fingerprint": self.fingerprint,
                 "n_train": n_train,
                 "n_val": n_val,
+                "skipped_train": skipped_train,  # reason -> photos left out, e.g. corrupt
             },
             pretrained_weights=self.nets.sources(),
             epochs_done=state.epoch,

@@ -10,6 +10,7 @@ writes a validation split.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -26,8 +27,17 @@ from colorlib.data.folders import (
     has_split,
     load_images,
 )
-from colorlib.errors import ConfigError, DownloadError, MissingFileError, OutputExistsError
+from colorlib.errors import (
+    ConfigError,
+    DataError,
+    DownloadError,
+    MissingFileError,
+    OutputExistsError,
+)
+from colorlib.metrics import colorfulness
 from colorlib.paths import project_root
+
+log = logging.getLogger(__name__)
 
 # --- the embedded sample: real colour photographs shipped inside scikit-image ---------------
 
@@ -281,5 +291,36 @@ def load_training_data(cfg: ExperimentConfig) -> tuple[ImageSet, ImageSet, str]:
     files, val_files = training_files(cfg)
     kw = dict(on_bad=cfg.on_bad, cache_dir=cfg.cache_dir, processes=cfg.threads or None)
     train = load_images(files, cfg.image_size, **kw)
+    if cfg.min_colorfulness:
+        train = colourful_only(train, cfg.min_colorfulness)
     val = load_images(val_files, cfg.image_size, **kw)
     return train, val, dataset_fingerprint(train, val)
+
+
+def colourful_only(images: ImageSet, threshold: float) -> ImageSet:
+    """``images`` without the photos whose colourfulness (Hasler & Süsstrunk, on 0–255,
+    :func:`colorlib.metrics.colorfulness`, of the decoded training crop) is below
+    ``threshold``, counted under ``skipped["low_colorfulness"]`` and logged: BigColor's filter
+    (it leaves out the ~10 % of ImageNet's training photos below 15), so that desaturated and
+    sepia photos do not teach the model to desaturate. Validation and test photos are kept."""
+    scores = np.array([colorfulness(image / 255.0) for image in images.images])
+    keep = scores >= threshold
+    dropped = [n for n, k in zip(images.names, keep) if not k]
+    if not dropped:
+        return images
+    if not keep.any():
+        raise DataError(
+            f"every one of the {len(images)} training photos has colourfulness below "
+            f"min_colorfulness={threshold:g} (highest {scores.max():.1f}); lower it, or 0 for off"
+        )
+    log.info(
+        "left out %d of %d training photos less colourful than %g (min_colorfulness), e.g. %s",
+        len(dropped), len(images), threshold, ", ".join(dropped[:3]),
+    )  # fmt: skip
+    return ImageSet(
+        images=np.ascontiguousarray(images.images[keep]),
+        names=[n for n, k in zip(images.names, keep) if k],
+        skipped=images.skipped | {"low_colorfulness": dropped},
+        digests=[d for d, k in zip(images.digests, keep) if k],
+        converted={n: p for n, p in images.converted.items() if n not in set(dropped)},
+    )

@@ -299,3 +299,32 @@ def test_compile_trains_the_same_run_to_rounding(tmp_path, smoke_study, smoke_co
     assert not any("_orig_mod" in k for k in best["generator"])
     record = read_record(RunPaths.of(cfg))
     assert record["config"]["compile"] is True and record["determinism"] == "exact"
+
+
+def test_the_colorfulness_loss_and_filter_train_evaluate_colorize_and_export(tmp_path, cli, sample):
+    """Issue 30: DDColor's colourfulness term and BigColor's filter through every command:
+    the history has the term's column, run.json counts the photos left out, and the run's
+    checkpoint is evaluated, colorizes a photo and exports to ONNX."""
+    import json
+
+    # the sample's smoke training tiles score 20 to 70: 25 leaves a few out
+    settings = ["--set", "use_colorfulness=true", "--set", "min_colorfulness=25"]
+    roots = [*cli.roots(tmp_path), "--profile", "smoke", "--data", "sample"]
+    done = cli("train", "--model", "A", *roots, *settings, "--quiet")
+    assert done.returncode == 0, done.stderr
+    history = pd.read_csv(tmp_path / "results" / "A" / "training_history_A.csv")
+    assert history["colorfulness"].notna().all() and (history["colorfulness"] < 1).all()
+    record = json.loads((tmp_path / "results" / "A" / "run.json").read_text())
+    assert record["config"]["use_colorfulness"] and record["config"]["min_colorfulness"] == 25
+    left_out = record["dataset"]["skipped_train"]["low_colorfulness"]
+    assert f"left out {left_out} of 16 training photos less colourful than 25" in done.stderr
+    assert left_out > 0 and record["dataset"]["n_train"] + left_out == 16  # the smoke cap
+    evaluated = cli("evaluate", "--model", "A", *roots, *settings)
+    assert evaluated.returncode == 0, evaluated.stderr
+    best = tmp_path / "models" / "A" / "best_model.pt"
+    photo = sorted((sample / "test").iterdir())[0]
+    colorized = cli("colorize", "--checkpoint", best, "--out", tmp_path / "out", photo)
+    assert colorized.returncode == 0, colorized.stderr
+    exported = cli("export", "--checkpoint", best, "--out", tmp_path / "A.onnx")
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "out" / photo.name).is_file() and (tmp_path / "A.onnx").is_file()

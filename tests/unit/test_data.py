@@ -466,3 +466,34 @@ def test_thousands_of_unusable_files_are_one_short_line(tmp_path):
     assert len(message) < 300, message
     assert "among 5000 files (skipped 5000 corrupt: not_a_photo_0000.jpg, " in message
     assert message.endswith("and 4997 more)")
+
+
+def test_colourful_only_leaves_out_desaturated_photos(tmp_path, sample, caplog):
+    """Issue 30: BigColor's filter. Six real training tiles, two of them desaturated to a
+    sepia-like 10 % of their colour: at 15 (BigColor's threshold) exactly the photos below it
+    are left out, counted under low_colorfulness, named in the log."""
+    from PIL import Image, ImageEnhance
+
+    from colorlib.data.sources import colourful_only
+    from colorlib.metrics import colorfulness
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    sources = sorted((sample / "train").iterdir())[::8][:6]
+    for i, src in enumerate(sources):
+        image = Image.open(src).convert("RGB")
+        if i < 2:
+            image = ImageEnhance.Color(image).enhance(0.1)
+        image.save(folder / f"{'faded' if i < 2 else 'photo'}_{i}.png")
+    images = load_images(find_images(folder, None), 32)
+    scores = dict(zip(images.names, colorfulness(images.images / 255.0)))
+    assert all(scores[f"faded_{i}.png"] < 15 for i in range(2))
+    with caplog.at_level(logging.INFO, logger="colorlib.data"):
+        kept = colourful_only(images, 15.0)
+    below = sorted(n for n, s in scores.items() if s < 15)
+    assert kept.skipped["low_colorfulness"] == below and "faded_0.png" in below
+    assert kept.names == [n for n in images.names if n not in below]
+    assert len(kept.images) == len(kept.digests) == len(images) - len(below)
+    assert f"left out {len(below)} of 6 training photos less colourful than 15" in caplog.text
+    with pytest.raises(DataError, match="every one of the 6 training photos"):
+        colourful_only(images, 1 + max(scores.values()))

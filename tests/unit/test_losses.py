@@ -139,3 +139,48 @@ def test_the_generator_loss_is_the_weighted_sum_of_the_active_terms():
     total, terms = generator_loss(cfg, 1, step)
     assert list(terms) == ["l1", "adv"]
     torch.testing.assert_close(total, 100.0 * terms["l1"] + terms["adv"])
+
+
+def _ddcolor_colorfulness(rgb) -> float:
+    """DDColor's per-image colourfulness (``ColorfulnessLoss``), retyped in NumPy from its
+    definition: absolute opponent channels, unbiased standard deviations, RGB in [0, 1]."""
+    import numpy as np
+
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    rg, yb = np.abs(r - g), np.abs(0.5 * (r + g) - b)
+    std = np.sqrt(rg.std(ddof=1) ** 2 + yb.std(ddof=1) ** 2)
+    mean = np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    return std + 0.3 * mean
+
+
+def test_colorfulness_loss_is_ddcolors_on_real_photos(sample):
+    """Issue 30: the colourfulness term is DDColor's, 1 − C averaged over the batch, on the
+    decoded sRGB of real photos (the embedded sample's test tiles)."""
+    import numpy as np
+    from PIL import Image
+
+    from colorlib.color import encode_lab, join_lab, lab_to_rgb, rgb_to_lab
+    from colorlib.losses import colorfulness_loss
+
+    files = sorted((sample / "test").iterdir())[:4]
+    rgb = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files]) / 255.0
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(0, 3, 1, 2))
+    L, ab = encode_lab(lab).split([1, 2], dim=1)
+    shown = lab_to_rgb(join_lab(L, ab)).permute(0, 2, 3, 1).numpy()  # the round trip
+    expected = np.mean([1 - _ddcolor_colorfulness(image) for image in shown])
+    assert colorfulness_loss(L, ab).item() == pytest.approx(expected, rel=1e-6)
+    # more colour, less loss; a gray prediction loses most, with a finite gradient
+    assert colorfulness_loss(L, 1.5 * ab) < colorfulness_loss(L, ab) < colorfulness_loss(L, 0 * ab)
+    gray = torch.zeros_like(ab, requires_grad=True)
+    colorfulness_loss(L, gray).backward()
+    assert torch.isfinite(gray.grad).all()
+
+
+def test_colorfulness_loss_gradcheck():
+    from colorlib.losses import colorfulness_loss
+
+    torch.manual_seed(0)
+    L = torch.rand(2, 1, 6, 6, dtype=torch.float64) * 0.8 - 0.4
+    ab = (torch.randn(2, 2, 6, 6, dtype=torch.float64) * 0.1).requires_grad_()
+    check = torch.autograd.gradcheck
+    assert check(lambda p: colorfulness_loss(L, p), (ab,), eps=1e-6, atol=1e-5)
