@@ -4,6 +4,7 @@ venv`) holds exactly those versions."""
 
 import re
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -56,7 +57,13 @@ def test_this_environment_is_the_locked_one():
     """What `make venv` installed is what the lock says (not a newer resolution)."""
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         pytest.skip("not running in the project's .venv (make venv)")
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    # the environment's own site-packages: setuptools (>= 71) appends its _vendor folder, with
+    # the dist-info of its vendored packaging, platformdirs and wheel, to sys.path once imported
+    site_packages = sysconfig.get_paths()["purelib"]
+    installed = {
+        canonicalize_name(d.metadata["Name"]): d.version
+        for d in metadata.distributions(path=[site_packages])
+    }
     differ = {
         name: (str(version), installed.get(name))
         for name, (version, _) in _locked().items()
