@@ -225,3 +225,18 @@ def join_process_group(device: torch.device) -> tuple[Ranks, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return ranks, device
+
+
+def leave_process_group(*, completed: bool) -> None:
+    """Close ``torchrun``'s process group, if this process joined one, as PyTorch's
+    distributed notes ask: after a barrier when the work ``completed`` (no rank closes its
+    connections while another still uses them: a rank that exits first can otherwise abort
+    the last one in gloo's teardown, "connection closed by peer"); at once after a failure (the
+    others may never reach a barrier). A plain process: nothing to do."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if completed:
+        dist.barrier()
+    dist.destroy_process_group()
