@@ -317,10 +317,12 @@ def colourful_only(images: ImageSet, threshold: float) -> ImageSet:
         "left out %d of %d training photos less colourful than %g (min_colorfulness), e.g. %s",
         len(dropped), len(images), threshold, ", ".join(dropped[:3]),
     )  # fmt: skip
+    kept = np.flatnonzero(keep)
+    names = [images.names[i] for i in kept]
     return ImageSet(
-        images=np.ascontiguousarray(images.images[keep]),
-        names=[n for n, k in zip(images.names, keep) if k],
+        images=np.ascontiguousarray(images.images[kept]),
+        names=names,
         skipped=images.skipped | {"low_colorfulness": dropped},
-        digests=[d for d, k in zip(images.digests, keep) if k],
-        converted={n: p for n, p in images.converted.items() if n not in set(dropped)},
+        digests=[images.digests[i] for i in kept],
+        converted={n: images.converted[n] for n in names if n in images.converted},
     )
