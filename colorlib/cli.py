@@ -87,17 +87,13 @@ def _evaluate_config(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from colorlib.runtime import Ranks, leave_process_group
+    from colorlib.runtime import Ranks, leaving_process_group
     from colorlib.training import train
 
     cfg = _config(args)
     main = Ranks.from_env().main  # under torchrun: rank 0 reports
-    completed = False
-    try:
+    with leaving_process_group():  # the group (if any) this process joined to train
         history = train(cfg, resume=args.resume, progress=not args.quiet and main)
-        completed = True
-    finally:  # this process joined torchrun's group (if any) to train: it leaves it
-        leave_process_group(completed=completed)
     if not main:
         return 0
     best = history.loc[history["val_l1"].idxmin()]

@@ -3,11 +3,13 @@ revision, package versions); :mod:`colorlib.runs` writes them into ``run.json``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
 import random
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -227,16 +229,24 @@ def join_process_group(device: torch.device) -> tuple[Ranks, torch.device]:
     return ranks, device
 
 
-def leave_process_group(*, completed: bool) -> None:
-    """Close ``torchrun``'s process group, if this process joined one, as PyTorch's
-    distributed notes ask: after a barrier when the work ``completed`` (no rank closes its
-    connections while another still uses them: a rank that exits first can otherwise abort
-    the last one in gloo's teardown, "connection closed by peer"); at once after a failure (the
-    others may never reach a barrier). A plain process: nothing to do."""
+@contextlib.contextmanager
+def leaving_process_group() -> Iterator[None]:
+    """Run the block, then close ``torchrun``'s process group if this process joined one, as
+    PyTorch's distributed notes ask: after a barrier when the block completed (no rank closes
+    its connections while another still uses them: a rank that exits first can otherwise
+    abort the last one in gloo's teardown, "connection closed by peer"); at once when it
+    raised (the others may never reach a barrier). A plain process: nothing to do."""
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    if completed:
+    def joined() -> bool:
+        return dist.is_available() and dist.is_initialized()
+
+    try:
+        yield
+    except BaseException:
+        if joined():
+            dist.destroy_process_group()
+        raise
+    if joined():
         dist.barrier()
-    dist.destroy_process_group()
+        dist.destroy_process_group()
