@@ -20,7 +20,7 @@ from torch import nn
 
 from colorlib.atomic import atomic_write_bytes
 from colorlib.config import EVALUATION_FIELDS, ExperimentConfig, model_ids, profiles_of_size
-from colorlib.errors import CheckpointError, ConfigError, MissingFileError
+from colorlib.errors import CheckpointError, ConfigError, MissingFileError, one_line
 from colorlib.networks import define_G
 
 FORMAT = "colorlib.checkpoint"
@@ -56,10 +56,9 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
             "data, which colorlib never writes; it was not loaded"
         ) from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(
             f"{path} is not a colorlib checkpoint, or a truncated one (cannot be read as "
-            f"tensors and plain data: {first})"
+            f"tensors and plain data: {one_line(err)})"
         ) from err
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(

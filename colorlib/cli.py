@@ -19,6 +19,7 @@ import json
 import logging
 import sys
 import traceback
+from functools import partial
 
 import pandas as pd
 
@@ -112,7 +113,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not Ranks.from_env().main:  # under torchrun: rank 0 evaluates, the metrics of one process
         return 0
     table = evaluate(_evaluate_config(args), checkpoint=args.checkpoint)
-    cols = ["model", *reported(), "val_loss"]
+    cols = ["model", *(m for m in reported() if table[m].notna().any()), "val_loss"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
@@ -127,6 +128,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
                 "group": "extended" if k in EXTENDED else "original",
                 "generator": c.generator,
                 "head": c.head,
+                "training photos": f"CF >= {c.min_colorfulness:g}" if c.min_colorfulness else "all",
                 **c.loss_settings(),
             }
         )
@@ -153,16 +155,19 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from colorlib.pretrained import ARCHS, WeightsNotFoundError, prepare, resolve
+    from colorlib.pretrained import ARCHS, WeightsNotFoundError, prepare, resolve, resolve_inception
 
     if args.action == "prepare":
         for source in prepare():
             print(source.describe())
         return 0
     missing = 0
-    for arch in ARCHS:
+    for arch, find in [
+        *((a, partial(resolve, a)) for a in ARCHS),
+        ("FID Inception", resolve_inception),
+    ]:
         try:
-            print(resolve(arch)[1].describe())
+            print(find()[1].describe())
         except WeightsNotFoundError as err:
             missing += 1
             print(f"{arch}: not available: {err}")
@@ -292,6 +297,7 @@ def path_arg(text: str) -> str:
 def _set_arg(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
 
+
 def _model_args(
     p: argparse.ArgumentParser, choices, profile_help: str, config_file: bool = False
 ) -> None:
@@ -345,11 +351,11 @@ def _add_run_commands(sub) -> None:
     p = sub.add_parser("info", help="hardware check and pretrained-weight status")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("weights", help="the ImageNet VGG16 / AlexNet features")
+    p = sub.add_parser("weights", help="the ImageNet VGG16 / AlexNet features, the FID Inception")
     p.add_argument(
         "action",
         choices=["prepare", "status"],
-        help="prepare: resolve and cache both (offline fallback included); status: where from",
+        help="prepare: resolve and cache the three (offline fallback included); status: where from",
     )
     p.set_defaults(func=cmd_weights)
 

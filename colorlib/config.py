@@ -36,6 +36,10 @@ N_VAL = 250
 # the CPU (where it costs nothing) and fast on CUDA, where exact made the VGG16-encoder
 # generators' step 10x slower on an H200 (docs/performance.md). colorlib.runtime applies it.
 DETERMINISM = ("auto", "exact", "fast")
+# ExperimentConfig.fid_kid: whether an evaluation computes FID and KID (colorlib.fid). Their
+# Inception features cost about 0.19 s per test image on two CPU cores (an evaluation's other
+# metrics: ~0.02 s), so "auto" computes them on CUDA only; "on" everywhere; "off" never.
+FID_KID = ("auto", "on", "off")
 # the generators and heads colorlib.networks.define_G builds
 GENERATORS = ("unet", "vgg16_unet")
 HEADS = ("regression", "classification")
@@ -132,6 +136,7 @@ class ExperimentConfig:
     # "fast" (cuDNN autotuning, reruns equal to rounding): colorlib.runtime.set_determinism
     determinism: str = "auto"
     compile: bool = False  # torch.compile the training passes of G and D (docs/performance.md)
+    fid_kid: str = "auto"  # FID and KID in the evaluation: "auto" (on CUDA only), "on", "off"
     backbone: str = "imagenet"  # "random" only for tiny tests: results labelled as such
     # --- output roots (relative paths are relative to the working directory)
     models_dir: str = "models"
@@ -157,6 +162,8 @@ class ExperimentConfig:
             raise ConfigError(
                 f"determinism must be one of {list(DETERMINISM)}; got {self.determinism!r}"
             )
+        if self.fid_kid not in FID_KID:
+            raise ConfigError(f"fid_kid must be one of {list(FID_KID)}; got {self.fid_kid!r}")
 
     def loss_weights(self) -> dict[str, float]:
         """The enabled loss terms and their weights, by term name in field order
@@ -292,7 +299,9 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
 # counts as complete, when only these differ (another device or GPU, more data workers, output
 # roots moved, checkpoints written more often, more validation images drawn, TensorBoard
 # events written or not, cuDNN's determinism or torch.compile: rounding-level differences, as a
-# device's own). Every other field is "what": it changes the weights or the metrics.
+# device's own; FID and KID computed or not: they add metrics, and an evaluation without them
+# is stale for fid_kid="on", colorlib.runs.evaluated_record). Every other field is "what": it
+# changes the weights or the metrics.
 HOW_FIELDS = frozenset(
     {
         "device",
@@ -301,6 +310,7 @@ HOW_FIELDS = frozenset(
         "tensorboard",
         "determinism",
         "compile",
+        "fid_kid",
         "models_dir",
         "results_dir",
         "cache_dir",
@@ -349,8 +359,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 ORIGINAL = tuple(PRESETS)  # the original study's ten configurations
 
-# The extended group (docs/colour.md): the field's two answers to sepia, a
-# pretrained encoder and Zhang et al.'s class-rebalanced classification, alone and together.
+# The extended group (docs/colour.md): the field's answers to sepia — a pretrained encoder,
+# Zhang et al.'s class-rebalanced classification, DDColor's colourfulness loss (weight
+# DDCOLOR_COLORFULNESS_WEIGHT) and BigColor's filter of dull training photos (colourfulness
+# below 15 left out) — alone and together.
 EXTENDED: dict[str, dict[str, Any]] = {
     "A_VGG": PRESETS["A"] | dict(generator="vgg16_unet"),
     "B_VGG": PRESETS["B"] | dict(generator="vgg16_unet"),
@@ -358,6 +370,11 @@ EXTENDED: dict[str, dict[str, Any]] = {
     "CLS_VGG": dict(
         use_l1=False, use_classification=True, head="classification", generator="vgg16_unet"
     ),
+    # DDColor's colourfulness loss on the encoder models, and BigColor's training filter
+    "A_VGG_CF": PRESETS["A"] | dict(generator="vgg16_unet", use_colorfulness=True),
+    "B_VGG_CF": PRESETS["B"] | dict(generator="vgg16_unet", use_colorfulness=True),
+    "A_VGG_CF_VIVID": PRESETS["A"]
+    | dict(generator="vgg16_unet", use_colorfulness=True, min_colorfulness=15.0),
 }
 PRESETS |= EXTENDED
 BASELINES = ("GRAY",)  # evaluated, never trained
@@ -519,9 +536,7 @@ def _check_networks(cfg: ExperimentConfig) -> None:
             "use_classification needs head='classification' (the loss reads the bin logits); "
             f"got head={cfg.head!r}"
         )
-    if not cfg.gan_warmup_epochs < cfg.epochs or (
-        cfg.gan_warmup_epochs and not cfg.use_gan
-    ):
+    if not cfg.gan_warmup_epochs < cfg.epochs or (cfg.gan_warmup_epochs and not cfg.use_gan):
         raise ConfigError(
             f"gan_warmup_epochs must be in [0, epochs) and needs use_gan; got "
             f"{cfg.gan_warmup_epochs} (epochs={cfg.epochs}, use_gan={cfg.use_gan})"

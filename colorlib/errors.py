@@ -23,6 +23,15 @@ BUG_REPORT = (
 )
 
 
+def one_line(err: BaseException, *, last: bool = False, limit: int = 200) -> str:
+    """One line of ``err`` for a one-line message: the first (``last``: the last) line of its
+    text — a failed subprocess's stderr when it kept one — or its type's name."""
+    text = getattr(err, "stderr", None) or str(err)
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    lines = text.strip().splitlines() or [type(err).__name__]
+    return (lines[-1] if last else lines[0])[:limit]
+
+
 class ColorlibError(Exception):
     """An anticipated failure; the message says which file or parameter and what to do."""
 

@@ -13,7 +13,12 @@ metric             better      reference it is tested against
 ``LPIPS``          lower       official lpips v0.1 AlexNet calibration values
 ``colorfulness``   (vivid)     Hasler & Süsstrunk (2003)
 ``delta_cf``       lower       DDColor's ΔCF: |CF of the predictions − CF of the truth|
+``fid``            lower       torchmetrics' FrechetInceptionDistance (same features)
+``kid``            lower       torchmetrics' KernelInceptionDistance (same features)
 =================  ==========  ===================================================
+
+FID and KID are set-level (:mod:`colorlib.fid`): computed from the Inception features of the
+whole test set, not averaged over images; :data:`METRICS` says which is which.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import torch
 from torch import nn
 
 from colorlib.color import join_lab, lab_to_rgb, rgb_to_lab
+from colorlib.fid import frechet_distance, kernel_distance
 from colorlib.pretrained import WeightSource, load_features
 
 SSIM_WIN_SIZE = 7
@@ -321,6 +327,11 @@ class Metric:
     diagnostics that the per-image CSV keeps but tables and figures do not show.
     ``of_set``: for a metric of a whole set rather than a mean over its images, what turns the
     mean of the per-image values into the set's value (:func:`set_value`); ``None``: the mean.
+    ``of_features``: for a set-level metric with no per-image values at all (FID, KID), its
+    value from the Inception features of the predictions and of the truth, ``(N, 2048)``
+    each, paired by image, and optional bootstrap image counts ``(B, N)`` -> ``(B,)``
+    (:mod:`colorlib.fid`); such a metric is computed only when an evaluation computes the
+    features (``fid_kid``) and is missing (NaN) otherwise.
     """
 
     label: str
@@ -328,6 +339,7 @@ class Metric:
     of: Callable[[Chunk], torch.Tensor] | None = None
     reported: bool = True
     of_set: Callable[[np.ndarray], np.ndarray] | None = None
+    of_features: Callable[..., np.ndarray | float] | None = None
 
 
 # The evaluation's metrics, in the per-image CSV's column order: the one definition that every
@@ -346,12 +358,13 @@ METRICS: dict[str, Metric] = {
         lambda c: _colorfulness(c.rgb_pred) - _colorfulness(c.rgb_true),
         of_set=np.abs,
     ),
+    # realism, of the set: the Inception features' distance between predictions and truth
+    "fid": Metric("FID ↓", None, of_features=frechet_distance),
+    "kid": Metric("KID ↓", None, of_features=kernel_distance),
     "colorfulness_true": Metric(
         "colourfulness of the truth", None, lambda c: _colorfulness(c.rgb_true), reported=False
     ),
-    "out_of_gamut": Metric(
-        "share out of gamut", None, lambda c: c.out_of_gamut, reported=False
-    ),
+    "out_of_gamut": Metric("share out of gamut", None, lambda c: c.out_of_gamut, reported=False),
 }
 
 
@@ -369,8 +382,19 @@ def scored() -> tuple[str, ...]:
 
 
 def reported() -> tuple[str, ...]:
-    """The metrics every table, figure and the page show: the scored ones and colourfulness."""
+    """The metrics every table, figure and the page show: the scored ones, colourfulness, ΔCF,
+    FID and KID."""
     return tuple(k for k, m in METRICS.items() if m.reported)
+
+
+def per_image_metrics() -> tuple[str, ...]:
+    """The metrics with a value per image (the per-image CSV's columns), in table order."""
+    return tuple(k for k, m in METRICS.items() if m.of_features is None)
+
+
+def feature_metrics() -> tuple[str, ...]:
+    """The set-level metrics of the Inception features (FID, KID), in table order."""
+    return tuple(k for k, m in METRICS.items() if m.of_features is not None)
 
 
 @torch.no_grad()

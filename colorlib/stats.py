@@ -53,8 +53,23 @@ def holm(pvalues) -> np.ndarray:
     return adjusted
 
 
+def image_counts(n: int, *, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> np.ndarray:
+    """How often each of ``n`` test images is drawn in each bootstrap resample: ``(resamples,
+    n)`` integers, each row summing to ``n`` — the image level of :func:`two_level_draws` (the
+    same draws for the same ``seed``), which set-level metrics (FID, KID) are computed on."""
+    return _image_counts(np.random.default_rng(seed), n, resamples)
+
+
+def _image_counts(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
+    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)])
+
+
 def two_level_draws(
-    runs: dict[str, np.ndarray], *, seed: int, resamples: int = BOOTSTRAP_RESAMPLES
+    runs: dict[str, np.ndarray],
+    *,
+    seed: int,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    set_level: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Two-level bootstrap of the mean over training seeds and test images, per configuration.
 
@@ -67,6 +82,11 @@ def two_level_draws(
     over the drawn images:
 
         θ*_c = (1/S) Σ_k (1/N) Σ_j x_c[s*_k, i*_j]
+
+    ``set_level`` adds metrics that are not means of per-image values (FID, KID): per
+    configuration ``(S, resamples, K2)``, each seed's value on the images of each resample of
+    :func:`image_counts` (``(n, seed, resamples)``: the same images as the per-image metrics);
+    their draws follow the K per-image ones on the last axis, with the same seeds drawn.
 
     Returns ``(resamples,)`` or ``(resamples, K)`` draws per configuration (seeded,
     reproducible). With S = 1 this is the ordinary percentile bootstrap over images; with few
@@ -84,12 +104,13 @@ def two_level_draws(
     (n,) = n_images
     rng = np.random.default_rng(seed)
     # image weights per draw: how often each image was drawn, / N
-    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)])
-    weights = weights / n
+    weights = _image_counts(rng, n, resamples) / n
     draws = {}
     for config, values in arrays.items():
         # (resamples, S[, K]): each seed's mean over the drawn images
         per_seed = np.einsum("bn,sn...->bs...", weights, values)
+        if set_level is not None:
+            per_seed = np.concatenate([per_seed, np.moveaxis(set_level[config], 0, 1)], axis=-1)
         s = values.shape[0]
         chosen = rng.integers(0, s, (resamples, s))
         index = chosen.reshape(chosen.shape + (1,) * (per_seed.ndim - 2))

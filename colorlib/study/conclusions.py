@@ -22,7 +22,15 @@ from scipy import stats as scipy_stats
 
 from colorlib.config import BASELINES, DEFAULT_SEED, EXTENDED, PRESETS, REFERENCE
 from colorlib.errors import ResultsError
-from colorlib.metrics import overall_score, overall_scores, reported, scored, set_value
+from colorlib.metrics import (
+    feature_metrics,
+    overall_score,
+    overall_scores,
+    per_image_metrics,
+    reported,
+    scored,
+    set_value,
+)
 from colorlib.stats import BOOTSTRAP_RESAMPLES, percentile_interval, two_level_draws
 
 BOOTSTRAP_SEED = DEFAULT_SEED
@@ -50,7 +58,8 @@ ORIGINAL_OVERALL = {
 @dataclass
 class Draws:
     """Bootstrap draws of every configuration's mean of every reported metric
-    (:func:`colorlib.metrics.reported`: the scored ones and colourfulness)."""
+    (:func:`colorlib.metrics.reported`: the scored ones, colourfulness, ΔCF; FID and KID when
+    the study's evaluations computed them)."""
 
     means: dict[str, pd.DataFrame]  # metric -> (resamples, models)
     n_seeds: dict[str, int]
@@ -75,12 +84,17 @@ class Draws:
         return pd.DataFrame(overall_scores(values), columns=trained)
 
 
+def averaged() -> list[str]:
+    """The reported metrics that are means of per-image values, in table order."""
+    return [m for m in reported() if m in per_image_metrics()]
+
+
 def per_image_values(per_image: pd.DataFrame, model: str) -> np.ndarray:
-    """``(seeds, images, metrics)`` of one configuration, images by name, metrics as
-    :func:`colorlib.metrics.reported`."""
+    """``(seeds, images, metrics)`` of one configuration, seeds ascending, images by name,
+    metrics as :func:`averaged`."""
     rows = per_image[per_image["model"] == model].sort_values(["seed", "image"])
     seeds = rows["seed"].unique()
-    metrics = list(reported())
+    metrics = averaged()
     return rows[metrics].to_numpy(dtype=np.float64).reshape(len(seeds), -1, len(metrics))
 
 
@@ -98,16 +112,24 @@ def check_same_images(per_image: pd.DataFrame) -> None:
             )
 
 
-def bootstrap(per_image: pd.DataFrame, resamples: int = BOOTSTRAP_RESAMPLES) -> Draws:
+def bootstrap(
+    per_image: pd.DataFrame,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    set_level: dict[str, np.ndarray] | None = None,
+) -> Draws:
     """Two-level bootstrap draws of every configuration's means (``per_image`` is long: one
-    row per configuration, seed and test image)."""
+    row per configuration, seed and test image). ``set_level``: per configuration, FID and KID
+    of each seed on each image resample, ``(seeds, resamples, len(feature_metrics()))``
+    (:func:`colorlib.stats.image_counts` with :data:`BOOTSTRAP_SEED`, images by name); NaN
+    where a run has none."""
     check_same_images(per_image)
     models = list(dict.fromkeys(per_image["model"]))
     values = {m: per_image_values(per_image, m) for m in models}
-    draws = two_level_draws(values, seed=BOOTSTRAP_SEED, resamples=resamples)
+    draws = two_level_draws(values, seed=BOOTSTRAP_SEED, resamples=resamples, set_level=set_level)
+    names = averaged() + (list(feature_metrics()) if set_level is not None else [])
     means = {
         metric: pd.DataFrame({m: set_value(metric, draws[m][:, k]) for m in models})
-        for k, metric in enumerate(reported())
+        for k, metric in enumerate(names)
     }
     return Draws(means, {m: v.shape[0] for m, v in values.items()})
 
@@ -139,7 +161,7 @@ def comparisons(
         for model in draws.models:
             if model == ref:
                 continue
-            for metric in reported():
+            for metric in draws.means:
                 d = draws.means[metric][model] - draws.means[metric][ref]
                 low, high = percentile_interval(d)
                 rows.append(
@@ -268,6 +290,47 @@ CLAIMS = (
         "sign",
         original=False,
     ),
+    # the original's third finding, "may produce more diverse and creative colorizations that
+    # are subjectively more appealing", as the field measures realism: with FID and KID
+    Claim(
+        "GAN variants give more realistic colours (KID)",
+        "KID without minus with the GAN (lower = more realistic), mean over {pairs}",
+        "kid",
+        _pairs(("A", "B"), ("E", "C"), ("D", "F")),
+        "sign",
+    ),
+    Claim(
+        "GAN variants give more realistic colours (FID)",
+        "FID without minus with the GAN (lower = more realistic), mean over {pairs}",
+        "fid",
+        _pairs(("A", "B"), ("E", "C"), ("D", "F")),
+        "sign",
+    ),
+    Claim(
+        "the colourfulness loss closes the colourfulness gap",
+        "ΔCF without minus with the colourfulness loss, mean over {pairs}",
+        "delta_cf",
+        _pairs(("A_VGG", "A_VGG_CF"), ("B_VGG", "B_VGG_CF")),
+        "sign",
+        original=False,
+    ),
+    Claim(
+        "the colourfulness loss costs no accuracy",
+        "ΔE00 with minus without the colourfulness loss, mean over {pairs}; "
+        "equivalent within ±{margin}",
+        "ciede2000",
+        _pairs(("A_VGG_CF", "A_VGG"), ("B_VGG_CF", "B_VGG")),
+        "same",
+        original=False,
+    ),
+    Claim(
+        "training on colourful photos colours more",
+        "colourfulness trained on photos of colourfulness ≥ 15 only minus on all, {pairs}",
+        "colorfulness_pred",
+        _pairs(("A_VGG_CF_VIVID", "A_VGG_CF")),
+        "sign",
+        original=False,
+    ),
 )
 CLAIM_COLUMNS = ["claim", "measure", "effect", "ci_low", "ci_high", "verdict"]
 
@@ -312,7 +375,7 @@ def claims(summary: pd.DataFrame, draws: Draws, ranking: pd.DataFrame) -> pd.Dat
     rows = [rank_claim(ranking, overall)]
     for claim in CLAIMS:
         groups = claim.groups(original if claim.original else draws.trained())
-        if groups is None:
+        if groups is None or claim.metric not in draws.means:  # not run, or not computed
             continue
         a, b = groups
         d = draws.means[claim.metric][a].mean(axis=1) - draws.means[claim.metric][b].mean(axis=1)

@@ -59,7 +59,8 @@ def test_image_browser(results_dir: str | os.PathLike, models_dir: str | os.Path
             _panel(m, columns[m][i]),
         ]
         row = per_image.loc[(names[i], m)] if (names[i], m) in per_image.index else None
-        values = ", ".join(f"{k} {row[k]:.4g}" for k in reported()) if row is not None else ""
+        listed = [k for k in reported() if row is not None and k in row]  # FID, KID: of the set
+        values = ", ".join(f"{k} {row[k]:.4g}" for k in listed)
         # names are text: a photo named <img onerror=...> is shown, never run (HTML widgets
         # set innerHTML in JupyterLab's page, where a script could run code as the user)
         metrics.value = f"<b>{html.escape(names[i])}</b> — {html.escape(m)}: {html.escape(values)}"

@@ -24,7 +24,14 @@ import numpy as np
 from pandas.api.types import is_numeric_dtype
 
 from colorlib.atomic import atomic_write_bytes
-from colorlib.metrics import METRICS, reported, scored, set_value
+from colorlib.metrics import (
+    METRICS,
+    feature_metrics,
+    per_image_metrics,
+    reported,
+    scored,
+    set_value,
+)
 from colorlib.plots import png_bytes, prediction_columns
 from colorlib.runs import read_record
 from colorlib.study.results import Study, metrics_table
@@ -60,9 +67,15 @@ def write_page(
     table = metrics_table(study)
     data = {
         "models": study.models,
-        "columns": [c for c in table_columns() if c in table.columns or c in study.summary],
+        # FID and KID only when computed (fid_kid): not a column of dashes
+        "columns": [
+            c
+            for c in table_columns()
+            if (c in table.columns or c in study.summary)
+            and (c not in feature_metrics() or table[c].notna().any())
+        ],
         "headings": headings(),
-        "metrics": list(reported()),
+        "metrics": [m for m in reported() if m in per_image_metrics()],
         "rows": _rows(study, table),
         "viewer": _viewer(study),
     }
@@ -123,9 +136,10 @@ def _viewer(study: Study) -> dict[str, Any]:
         return {"images": [], "panels": [], "metrics": {}}
     names, columns = prediction_columns(study.predictions)
     per_image = study.shown_per_image().set_index(["image", "model"])
+    shown = [m for m in reported() if m in per_image_metrics()]  # FID, KID: of the set only
     metrics = {
         name: {
-            m: {k: _number(set_value(k, per_image.loc[(name, m), k])) for k in reported()}
+            m: {k: _number(set_value(k, per_image.loc[(name, m), k])) for k in shown}
             for m in study.predictions
             if (name, m) in per_image.index
         }
@@ -157,10 +171,18 @@ def _table_note(study: Study) -> str:
         if study.seeds
         else "over the test images of one training run, with bootstrap intervals"
     )
+    n_images = int(study.summary["n_images"].max()) if "n_images" in study.summary else 0
+    realism = (
+        f" FID and KID are of the whole set of {n_images} test photos (the TensorFlow "
+        "Inception's features); FID is biased upward below about 2,000 photos, so read KID "
+        "on small sets."
+        if "fid" in study.summary and study.summary["fid"].notna().any()
+        else ""
+    )
     return (
         f"<p class=note>Means {seeds} (small print, 95 %). Click a column heading to sort by "
         f"it. The overall score min-max normalises {html.escape(_names(scored()))} across the "
-        "trained configurations (1 = best), as the original did; GRAY has none.</p>"
+        f"trained configurations (1 = best), as the original did; GRAY has none.{realism}</p>"
     )
 
 

@@ -27,7 +27,7 @@ from colorlib import plots
 from colorlib.atomic import write_csv
 from colorlib.config import BASELINES, REFERENCE
 from colorlib.errors import MissingFileError, ResultsError
-from colorlib.metrics import METRICS, reported
+from colorlib.metrics import METRICS, feature_metrics, reported
 from colorlib.networks import count_parameters, define_G
 from colorlib.runs import StudyPaths
 from colorlib.stats import holm, paired_wilcoxon
@@ -219,6 +219,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     ``mean [low, high]``, the overall score, and PSNR and ΔE00 against GRAY."""
     out = pd.DataFrame(index=table.index)
     for m in reported():
+        if m in feature_metrics() and table[m].isna().all():
+            continue  # FID and KID not computed (fid_kid)
         out[METRICS[m].label] = [f"{v:.4g} {ci}" for v, ci in zip(table[m], table[f"{m}_95ci"])]
     out["overall ↑"] = table["overall_score"].round(3)
     out["PSNR − GRAY"] = table["psnr_vs_gray"].round(2)

@@ -22,11 +22,12 @@ import pandas as pd
 
 from colorlib.atomic import read_csv
 from colorlib.config import BASELINES, DEFAULT_SEED, ExperimentConfig, model_ids
-from colorlib.errors import MissingFileError
+from colorlib.errors import MissingFileError, ResultsError, one_line
 from colorlib.evaluation import summary_metrics
-from colorlib.metrics import overall_score, reported, scored, set_value
+from colorlib.fid import bias_corrected
+from colorlib.metrics import METRICS, feature_metrics, overall_score, reported, scored, set_value
 from colorlib.runs import RunPaths, StudyPaths, saved_config
-from colorlib.stats import percentile_interval
+from colorlib.stats import BOOTSTRAP_RESAMPLES, image_counts, percentile_interval
 from colorlib.study import conclusions
 
 
@@ -81,6 +82,7 @@ def load_study(
             "run_all.py (or python -m colorlib evaluate --model ID) first"
         )
     runs, per_image = [], []
+    feature_draws: dict[str, dict[int, np.ndarray]] = {}
     study = Study(paths, pd.DataFrame(), pd.DataFrame(), seeds=seeds)
     for seed, tree in trees:
         for m in (m for m in chosen if m in evaluated[seed]):
@@ -89,6 +91,8 @@ def load_study(
             run_seed = seed if seed is not None else (cfg.seed if cfg is not None else DEFAULT_SEED)
             runs.append(read_csv(run.metrics_csv).assign(seed=run_seed))
             per_image.append(read_csv(run.per_image_csv).assign(seed=run_seed))
+            if run.features.exists():
+                feature_draws.setdefault(m, {})[run_seed] = _feature_draws(run)
             if m in study.configs:
                 continue  # figures and configs: the first seed's run
             if cfg is not None:
@@ -100,9 +104,55 @@ def load_study(
                     study.predictions[m] = {k: z[k] for k in z.files}
     study.runs = pd.concat(runs, ignore_index=True)
     study.per_image = pd.concat(per_image, ignore_index=True)
-    study.draws = conclusions.bootstrap(study.per_image)
+    study.draws = conclusions.bootstrap(
+        study.per_image, set_level=_set_level(study.per_image, feature_draws)
+    )
     study.summary = across_seeds(study.runs, study.draws, study.per_image, several=bool(seeds))
     return study
+
+
+def _feature_draws(run: RunPaths) -> np.ndarray:
+    """FID and KID of one run on each of the study's image resamples, ``(resamples, K2)``
+    (:func:`colorlib.metrics.feature_metrics` order): the draws its evaluation stored, or
+    computed again from its features when they were drawn otherwise."""
+    try:
+        with np.load(run.features, allow_pickle=False) as z:
+            stored = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as err:
+        raise ResultsError(
+            f"{run.features} is not readable ({one_line(err)}); evaluate {run.model_id} again"
+        ) from err
+    names = [f"{m}_draws" for m in feature_metrics()]
+    same = int(stored.get("bootstrap_seed", -1)) == conclusions.BOOTSTRAP_SEED
+    if same and all(k in stored and len(stored[k]) == BOOTSTRAP_RESAMPLES for k in names):
+        return np.stack([stored[k] for k in names], axis=-1)
+    order = np.argsort(stored["names"])  # the study resamples images by name
+    pred, true = stored["pred"][order], stored["true"][order]
+    counts = image_counts(len(pred), seed=conclusions.BOOTSTRAP_SEED)
+    draws = [
+        bias_corrected(
+            METRICS[m].of_features(pred, true, counts), METRICS[m].of_features(pred, true)
+        )
+        for m in feature_metrics()
+    ]
+    return np.stack(draws, axis=-1)
+
+
+def _set_level(
+    per_image: pd.DataFrame, feature_draws: dict[str, dict[int, np.ndarray]]
+) -> dict[str, np.ndarray] | None:
+    """Per configuration, its seeds' FID and KID draws ``(seeds, resamples, K2)``, seeds
+    ascending as :func:`conclusions.per_image_values`; NaN for a run without features.
+    ``None`` when no run has them (FID and KID were not computed)."""
+    if not feature_draws:
+        return None
+    missing = np.full((BOOTSTRAP_RESAMPLES, len(feature_metrics())), np.nan)
+    out = {}
+    for model in dict.fromkeys(per_image["model"]):
+        seeds = sorted(per_image.loc[per_image["model"] == model, "seed"].unique())
+        found = feature_draws.get(model, {})
+        out[model] = np.stack([found.get(seed, missing) for seed in seeds])
+    return out
 
 
 def across_seeds(
@@ -126,7 +176,8 @@ def across_seeds(
         for m in summary_metrics():
             # a set-level metric (ΔCF) of the pooled images, as its draws; else the mean of
             # the seeds' means (the same images in every seed: the pooled mean)
-            row[m] = set_value(m, images[m].mean()) if m in draws.means else group[m].mean()
+            pooled = m in draws.means and m in images
+            row[m] = set_value(m, images[m].mean()) if pooled else group[m].mean()
             if m in draws.means:
                 row[f"{m}_ci_low"], row[f"{m}_ci_high"] = percentile_interval(draws.means[m][model])
             elif not several:

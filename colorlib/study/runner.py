@@ -48,7 +48,7 @@ from colorlib.config import (
     model_ids,
     require_known,
 )
-from colorlib.errors import ConfigError, OutputExistsError
+from colorlib.errors import ConfigError, OutputExistsError, one_line
 from colorlib.metrics import scored
 from colorlib.paths import under_root
 from colorlib.runs import (
@@ -359,7 +359,9 @@ def _test(unit: Unit, test_set: test_sets.TestSet, force: bool, progress: Progre
     except Exception as err:  # every configuration is reported; the table then says why
         write_text(run.error, traceback.format_exc())
         progress.report(f"{what}: FAILED ({type(err).__name__}); see {run.error}")
-        return Outcome(what, "failed", time.monotonic() - start, _last_line(err), run.error)
+        return Outcome(
+            what, "failed", time.monotonic() - start, one_line(err, last=True), run.error
+        )
     seconds = time.monotonic() - start
     progress.report(f"{what}: {'evaluated' if ran else 'up to date, skipped'}")
     status = "done" if ran else "skipped"
@@ -400,7 +402,7 @@ def _evaluate_study(study: StudyPaths) -> Outcome:
     except Exception as err:
         write_text(study.evaluate_error, traceback.format_exc())
         seconds = time.monotonic() - start
-        detail = _last_line(err)
+        detail = one_line(err, last=True)
         return Outcome(study.evaluate.name, "failed", seconds, detail, study.evaluate_error)
     return Outcome(study.evaluate.name, "done", time.monotonic() - start)
 
@@ -467,14 +469,12 @@ def _outcome(
     if err is not None:
         progress.report(f"{unit.label}: FAILED ({how or type(err).__name__}); see {paths.error}")
         write_text(paths.error, text)
-        return Outcome(unit.model, "failed", seconds, _last_line(err), paths.error, unit.seed)
+        return Outcome(
+            unit.model, "failed", seconds, one_line(err, last=True), paths.error, unit.seed
+        )
     paths.error.unlink(missing_ok=True)
     progress.report(f"{unit.label}: done{f' ({how})' if how else ''} in {_fmt(seconds)}")
     return Outcome(unit.model, "done", seconds, seed=unit.seed)
-
-
-def _last_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
 
 
 def _submit(

@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorlib.metrics import overall_score, overall_scores, reported, scored
+from colorlib.metrics import overall_score, overall_scores, scored
 from colorlib.stats import bootstrap_ci, percentile_interval, two_level_draws
 from colorlib.study.conclusions import (
     CONTRADICTED,
     ORIGINAL_OVERALL,
     SUPPORTED,
     UNRESOLVED,
+    averaged,
     bootstrap,
     claims,
     comparisons,
@@ -50,7 +51,7 @@ def long_table(means: dict[str, list[float]], n_images: int = 60, noise: float =
 
 def summary_of(per_image: pd.DataFrame) -> pd.DataFrame:
     return (
-        per_image.groupby("model", sort=False)[list(reported())].mean().reset_index()
+        per_image.groupby("model", sort=False)[averaged()].mean().reset_index()
     )
 
 

@@ -56,7 +56,12 @@ def test_the_extended_group():
         c = make_config(model)
         assert (c.generator, c.head, c.use_classification, c.use_l1, c.use_gan) == want
     assert select_models("original") == (*ORIGINAL, "GRAY")
-    assert select_models("extended")[-5:] == ("A_VGG", "B_VGG", "CLS", "CLS_VGG", "GRAY")
+    assert select_models("extended")[-8:] == (
+        "A_VGG", "B_VGG", "CLS", "CLS_VGG", "A_VGG_CF", "B_VGG_CF", "A_VGG_CF_VIVID", "GRAY"
+    )  # fmt: skip
+    vivid = make_config("A_VGG_CF_VIVID")
+    assert vivid.use_colorfulness and vivid.min_colorfulness == 15.0  # BigColor's threshold
+    assert make_config("B_VGG_CF").use_gan and make_config("A_VGG_CF").min_colorfulness == 0
     assert select_models("GRAY,CLS,A") == ("A", "CLS", "GRAY")  # study order
     with pytest.raises(ConfigError, match="unknown model.*'NOPE'.*group"):
         select_models("A,NOPE")

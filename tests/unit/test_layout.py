@@ -21,6 +21,7 @@ LAYERS = {
         "quantize",
         "losses",
         "metrics",
+        "fid",
         "pretrained",
         "config",
         "atomic",
