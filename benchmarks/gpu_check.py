@@ -8,10 +8,13 @@
 * model C with ``compile=True`` (compile time reported) and with fused Adam;
 * per configuration: validation seconds per photo, the epoch's files (an epoch between commits
   and a commit epoch, as ``RunWriter.end_epoch`` writes them), evaluation seconds per photo
-  (inference and every metric, LPIPS included, on the device);
+  (inference and every metric, LPIPS included, on the device, and the Inception features of
+  FID and KID, which ``fid_kid="auto"`` computes on CUDA: torchvision's Inception-v3 with
+  random weights, the FID network's architecture, for timing — the FID file is not in the
+  check's bundle);
 * the whole study estimated from those measurements (every configuration of both groups and
   GRAY, ``full`` profile: 50 epochs, batch 64, ``checkpoint_every`` 10) for the shared photos
-  (1,150 train + 30 val, 372 test photos) and the Kaggle set (4,750 + 250, 739), with the
+  (1,062 train + 118 val, 372 test photos) and the Kaggle set (4,750 + 250, 739), with the
   default determinism, against the 10-minute goal;
 * GPU (bf16) against CPU (fp32) losses on a fixed batch, within bf16 tolerance;
 * with more than one GPU, model C data-parallel (``torchrun``, NCCL); with one GPU it says so.
@@ -48,7 +51,7 @@ STUDY_TRAIN, STUDY_EPOCHS, BATCH, SIZE = 4750, 50, 64, 256
 # the whole study's data: (training photos, validation photos, test photos of every test set)
 DATA_SIZES = {
     "the shared photos (BSDS500 train+val and the ImageNet sample; BSDS500 test, Urban100, "
-    "Sun-Hays80)": (1150, 30, 372),
+    "Sun-Hays80)": (1062, 118, 372),
     "the Kaggle set (the original's)": (4750, 250, 739),
 }
 GOAL_MINUTES = 10.0
@@ -262,7 +265,27 @@ def measure_configurations(dev, bb, tmp, L, ab, photos, steps, peak) -> tuple[li
 
     for gray in BASELINES:
         costs[gray] = {"eval": time_evaluation(baseline(gray).to(dev), L, ab, lpips, dev)}
+    inception = time_inception(dev)
+    for c in costs.values():
+        c["eval"] += inception  # the predictions' features; the photos': once per test set
     return lines, costs
+
+
+def time_inception(dev: str) -> float:
+    """Seconds per photo of FID and KID's Inception features at 299² (see the module's
+    docstring: random weights, the same network, timing only)."""
+    import torchvision
+
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
+    net = net.to(dev).eval()
+    x = torch.rand(BATCH, 3, 299, 299, device=dev)
+    with torch.no_grad():
+        net(x)
+        sync()
+        start = time.perf_counter()
+        net(x)
+        sync()
+    return (time.perf_counter() - start) / BATCH
 
 
 def estimate_lines(costs: dict) -> list[str]:
@@ -296,7 +319,8 @@ def estimate_lines(costs: dict) -> list[str]:
 
 def cost_lines(costs: dict) -> list[str]:
     lines = ["", "Per configuration (determinism fast): seconds per validation photo, the end "
-             "of an epoch between commits and of a commit epoch, seconds per evaluated photo:",
+             "of an epoch between commits and of a commit epoch, seconds per evaluated photo "
+             "(FID and KID's Inception included):",
              "", "| model | validation s/photo | epoch end | commit epoch | evaluation s/photo |",
              "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
     for model, c in costs.items():

@@ -189,7 +189,7 @@ def cli() -> Cli:
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory, cli):
     """One study of every configuration (the original ten, the extended group) and GRAY,
-    smoke profile, on the embedded sample, also tested on a flat folder of photos
+    smoke profile, FID and KID on, on the embedded sample, also tested on a flat folder of photos
     (``--also-test``: the sample's last 12 test tiles, named ``flat_tiles``), through
     ``run_all.py`` (papermill, the template and evaluation notebooks), two configurations at
     a time (``--jobs 2``: one per core, as CI has two): run once per session;
@@ -207,6 +207,7 @@ def smoke_study(tmp_path_factory, cli):
     done = cli.run_all(
         "--profile", "smoke", "--data", "sample", "--models", "extended", "--also-test", flat,
         "--models-dir", paths.models, "--results-dir", paths.results, "--jobs", "2",
+        "--set", "fid_kid=on",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return SmokeStudy(paths, done.stdout, done.stderr)

@@ -6,7 +6,8 @@ number in docs/study.md or docs/colour.md is typed by hand:
 
 The in-domain table (mean ± across-seed sd, the overall score, P(first) and the 95 % rank
 interval), one table per further test set (means with 95 % two-level intervals, the
-difference to GRAY), the claims, and the issue's three targets, each with met / not met.
+difference to GRAY), the claims, and the issues' targets, each with met / not met. FID and KID
+are columns when the study computed them (``fid_kid``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ COLUMNS = {  # metric, heading, decimals
     "colorfulness_pred": ("colourfulness", 1),
     "delta_cf": ("ΔCF ↓", 1),
 }
+REALISM = {"fid": ("FID ↓", 1), "kid": ("KID ↓", 4)}  # when computed
+
+
+def _columns(t: pd.DataFrame) -> dict:
+    return COLUMNS | {k: v for k, v in REALISM.items() if k in t and t[k].notna().any()}
 
 
 def _row(cells) -> str:
@@ -37,12 +43,13 @@ def in_domain(study: StudyPaths) -> str:
     files = study.report()
     t = pd.read_csv(files["metrics"], index_col=0)
     ranking = pd.read_csv(files["ranking"]).set_index("model")
-    heads = ["model", *(h for h, _ in COLUMNS.values()), "val L1", "overall ↑", "P(first)",
+    columns = _columns(t)
+    heads = ["model", *(h for h, _ in columns.values()), "val L1", "overall ↑", "P(first)",
              "rank (95 %)"]  # fmt: skip
     lines = [_row(heads), _row(["---", *["---:"] * (len(heads) - 2), ":---:"])]
     for m, r in t.iterrows():
         cells = [f"**{m}** (ab = 0)" if m in BASELINES else m]
-        for k, (_, d) in COLUMNS.items():
+        for k, (_, d) in columns.items():
             sd = r.get(f"{k}_seed_sd")
             cells.append(f"{r[k]:.{d}f}" + (f" ± {sd:.{d}f}" if pd.notna(sd) else ""))
         if m in BASELINES:
@@ -58,7 +65,9 @@ def in_domain(study: StudyPaths) -> str:
 
 def test_set(study: StudyPaths, name: str) -> str:
     t = pd.read_csv(study.test_set_report(name)["metrics"], index_col=0)
-    heads = ["model", "PSNR ↑ [95 %]", "ΔE00 ↓ [95 %]", "colourfulness", "ΔCF ↓", "PSNR − GRAY",
+    realism = [k for k in REALISM if k in _columns(t)]
+    heads = ["model", "PSNR ↑ [95 %]", "ΔE00 ↓ [95 %]", "colourfulness", "ΔCF ↓",
+             *(f"{REALISM[k][0]} [95 %]" for k in realism), "PSNR − GRAY",
              "ΔE00 − GRAY"]  # fmt: skip
     lines = [_row(heads), _row(["---", *["---:"] * (len(heads) - 1)])]
     for m, r in t.iterrows():
@@ -70,6 +79,7 @@ def test_set(study: StudyPaths, name: str) -> str:
                     f"{r['ciede2000']:.2f} {r['ciede2000_95ci']}",
                     f"{r['colorfulness_pred']:.1f}",
                     f"{r['delta_cf']:.1f}",
+                    *(f"{r[k]:.{REALISM[k][1]}f} {r[f'{k}_95ci']}" for k in realism),
                     f"{r['psnr_vs_gray']:+.2f}",
                     f"{r['ciede2000_vs_gray']:+.2f}",
                 ]
@@ -92,16 +102,23 @@ def targets(study: StudyPaths) -> str:
     """The issue's three targets, from the study's own tables and comparisons."""
     out = []
     trained = lambda t: t[~t.index.isin(BASELINES)]  # noqa: E731
+    everywhere = None
     for name in study.test_sets():
         t = trained(pd.read_csv(study.test_set_report(name)["metrics"], index_col=0))
         best = t["overall_score"].idxmax()
         r = t.loc[best]
         met = r.psnr_vs_gray >= 0.5 and r.ciede2000_vs_gray < 0
         beating = t[(t.psnr_vs_gray >= 0.5) & (t.ciede2000_vs_gray < 0)].index.tolist()
+        everywhere = set(beating) if everywhere is None else everywhere & set(beating)
         out.append(
             f"- out of domain, {name}: best configuration (overall score) {best}: PSNR "
             f"{r.psnr_vs_gray:+.2f} dB, ΔE00 {r.ciede2000_vs_gray:+.2f} against GRAY — "
             f"{'met' if met else 'not met'}; configurations meeting it: {beating or 'none'}"
+        )
+    if everywhere is not None:
+        out.append(
+            "- out of domain, on every further test set (PSNR ≥ +0.5 dB and ΔE00 below GRAY's): "
+            + (", ".join(sorted(everywhere)) or "none — not met")
         )
     comp = pd.read_csv(study.report()["comparisons"])
     d = comp[(comp.reference == "A") & (comp.metric == "ciede2000") & (comp.ci_high < 0)]
@@ -122,6 +139,19 @@ def targets(study: StudyPaths) -> str:
         f"{best_cf}, colourfulness {t.loc[best_cf, 'colorfulness_pred']:.1f}, ΔCF "
         f"{t.loc[best_cf, 'delta_cf']:.1f})"
     )
+    if "kid" in t and t["kid"].notna().any():
+        chosen = ok.index[0] if len(ok) else best_cf
+        k = comp[(comp.reference == "A") & (comp.metric == "kid") & (comp.model == chosen)]
+        if chosen == "A" or k.empty:
+            out.append(f"- realism: {chosen} is A itself or has no KID comparison — not met")
+        else:
+            r = k.iloc[0]
+            met = r.ci_high < 0
+            out.append(
+                f"- realism: KID of {chosen} minus A's {r['diff']:+.4f} [{r.ci_low:.4f}, "
+                f"{r.ci_high:.4f}] — {'met' if met else 'not met'}"
+                + ("" if len(ok) else f" ({chosen}: the colour target's closest, not a winner)")
+            )
     return "\n".join(out)
 
 

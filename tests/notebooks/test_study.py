@@ -1,6 +1,7 @@
 """run_all.py end to end on the embedded sample, smoke profile: every output the original
 named (docs/usage.md, "Outputs")."""
 
+import json
 import os
 import re
 import stat
@@ -132,6 +133,43 @@ def test_also_test_writes_its_tables_and_page_section(smoke_study):
     } <= set(claims["claim"])
     gan = claims[claims["claim"] == "GAN variants colour more vividly"]["measure"].iloc[0]
     assert "7 GAN minus the 3 non-GAN" in gan  # B_VGG is not one of the original's
+
+
+def test_fid_and_kid_reach_every_table_the_claims_and_the_page(smoke_study):
+    """The smoke study runs with ``fid_kid=on``: FID and KID of every configuration, in domain
+    and on the further test set, with intervals (the runs' own and the study's), their
+    features and draws beside each run, the realism and colourfulness claims, and the page."""
+    study = smoke_study.paths
+    for tables in (study.report(), study.test_set_report(smoke_study.test_set)):
+        table = pd.read_csv(tables["metrics"], index_col=0)
+        assert table[["fid", "kid"]].notna().all().all(), table[["fid", "kid"]]
+        assert {"fid_95ci", "kid_95ci", "fid_seed_sd"} <= set(table.columns)
+    run = study.run("A")
+    summary = pd.read_csv(run.metrics_csv).iloc[0]
+    assert summary["fid_ci_low"] <= summary["fid_ci_high"] and summary["fid"] > 0
+    with np.load(run.features) as z:
+        assert z["pred"].shape == z["true"].shape == (4, 2048) and len(z["fid_draws"]) == 2000
+    record = json.loads(run.run_json.read_text())
+    assert "inception-v3-fid" in record["evaluation"]["fid_kid"]
+    comparisons = pd.read_csv(study.report()["comparisons"])
+    assert {"fid", "kid"} <= set(comparisons["metric"])
+    claims = pd.read_csv(study.report()["claims"]).set_index("claim")
+    realism = claims.loc["GAN variants give more realistic colours (KID)", "measure"]
+    assert "mean over A−B, E−C, D−F" in realism
+    for claim in (
+        "GAN variants give more realistic colours (FID)",
+        "the colourfulness loss closes the colourfulness gap",
+        "the colourfulness loss costs no accuracy",
+        "training on colourful photos colours more",
+    ):
+        assert claim in claims.index, claim
+    page = (study.evaluate / "report.html").read_text()
+    data = json.loads(
+        re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S).group(1)
+    )
+    assert {"fid", "kid"} <= set(data["columns"]) and data["headings"]["fid"] == "FID ↓"
+    assert "fid" not in data["metrics"]  # the viewer's per-image values: FID has none
+    assert "read KID on small sets" in page
 
 
 def _check_overall_score(table: pd.DataFrame) -> None:
