@@ -4,7 +4,9 @@ named (docs/usage.md, "Outputs")."""
 import json
 import os
 import re
+import shutil
 import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,8 @@ import torch
 
 from colorlib.config import PRESETS
 from colorlib.metrics import overall_score, scored
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -182,7 +186,7 @@ def _check_overall_score(table: pd.DataFrame) -> None:
     np.testing.assert_allclose(table["psnr_vs_gray"], table["psnr"] - table.loc["GRAY", "psnr"])
 
 
-def test_run_all_over_two_seeds(tmp_path, run_all):
+def test_run_all_over_two_seeds(tmp_path, run_all, cli):
     done = run_all("--seeds", "1,2", "--models", "A,B,GRAY", "--jobs", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     results, models = tmp_path / "results", tmp_path / "models"
@@ -222,6 +226,24 @@ def test_run_all_over_two_seeds(tmp_path, run_all):
     assert again.stdout.count("complete for this config, skipped") == 2
     mixed = run_all("--models", "A")
     assert mixed.returncode == 2 and "holds a several-seed study" in mixed.stderr
+
+    # tools/merge_seeds.py: the same two seeds run as two one-seed studies become this study
+    sources = []
+    for seed in (1, 2):
+        one = tmp_path / f"one_{seed}"
+        shutil.copytree(results / f"seed_{seed}", one / "results")
+        shutil.copytree(models / f"seed_{seed}", one / "models")
+        shutil.copy(results / "validation_split.json", one / "results")
+        sources.append(f"{one / 'results'}:{one / 'models'}")
+    merged = tmp_path / "merged"
+    argv = [cli.PYTHON, str(ROOT / "tools" / "merge_seeds.py"), merged / "results"]
+    done = cli.run([*map(str, argv), str(merged / "models"), *sources])
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = pd.read_csv(merged / "results" / "Evaluate" / "metrics_comparison.csv", index_col=0)
+    pd.testing.assert_frame_equal(again, table)
+    assert (merged / "results" / "seed_2" / "B" / "model_B.ipynb").is_file()
+    twice = cli.run([*map(str, argv), str(merged / "models"), *sources])
+    assert twice.returncode != 0 and "exists: choose a new target" in twice.stderr
 
 
 def test_one_failure_does_not_stop_the_others(tmp_path, run_all):
