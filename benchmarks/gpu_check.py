@@ -16,6 +16,9 @@
   GRAY, ``full`` profile: 50 epochs, batch 64, ``checkpoint_every`` 10) for the shared photos
   (1,062 train + 118 val, 372 test photos) and the Kaggle set (4,750 + 250, 739), with the
   default determinism, against the 10-minute goal;
+* several configurations at once on the one device (``run_all.py --jobs N``, one process
+  each): the images/s of 1, 2 and 4 processes together for A (the U-Net) and A_VGG (the VGG16
+  encoder), and the study's estimate with the best of them;
 * GPU (bf16) against CPU (fp32) losses on a fixed batch, within bf16 tolerance;
 * with more than one GPU, model C data-parallel (``torchrun``, NCCL); with one GPU it says so.
 
@@ -29,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
 import os
+import queue
 import tempfile
 import time
 from pathlib import Path
@@ -55,6 +60,8 @@ DATA_SIZES = {
     "the Kaggle set (the original's)": (4750, 250, 739),
 }
 GOAL_MINUTES = 10.0
+JOBS = (2, 4)  # configurations trained at once on one device (run_all.py --jobs)
+JOB_MODELS = {"unet": "A", "vgg16_unet": "A_VGG"}  # each generator's representative
 FULL = PROFILES["full"]
 
 
@@ -189,6 +196,68 @@ def ddp_lines(steps: int, one_gpu_images_per_s: float) -> list[str]:
     ]
 
 
+def job_worker(model, dev, bb, steps, size, batch, barrier, out) -> None:
+    """One of several configurations trained at once on ``dev`` (a process, as one job of
+    ``run_all.py --jobs N``): after its warm-up it waits for the others, then puts the
+    images/s of its pipeline + step on ``out``."""
+    global BATCH, SIZE
+    BATCH, SIZE = batch, size  # a spawned process starts from the module's defaults
+    if dev == "cpu":
+        torch.set_num_threads(1)
+    photos = ColorizationDataset(real_photos(4 * BATCH, SIZE, seed=1), augment=Augmentation())
+    with tempfile.TemporaryDirectory() as tmp:
+        t = trainer(model, dev, tmp, bb, determinism="fast", image_size=SIZE, batch_size=BATCH)
+        time_pipeline(photos, dev, 1, t)  # warm-up: kernels, autotuning, the allocator
+        barrier.wait(timeout=600)
+        out.put(BATCH / time_pipeline(photos, dev, steps, t))
+
+
+def at_once(model: str, jobs: int, dev: str, bb: str, steps: int) -> float:
+    """Images/s of ``jobs`` processes training ``model`` at once on ``dev``, all together."""
+    ctx = mp.get_context("spawn")  # CUDA cannot be forked
+    barrier, out = ctx.Barrier(jobs), ctx.Queue()
+    args = (model, dev, bb, steps, SIZE, BATCH, barrier, out)
+    procs = [ctx.Process(target=job_worker, args=args, daemon=True) for _ in range(jobs)]
+    for proc in procs:
+        proc.start()
+    got: list[float] = []
+    while len(got) < jobs:
+        try:
+            got.append(out.get(timeout=5))
+        except queue.Empty:
+            dead = [proc.exitcode for proc in procs if proc.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(
+                    f"{model}, {jobs} at once: a process exited with {dead[0]}"
+                ) from None
+    for proc in procs:
+        proc.join()
+    return sum(got)
+
+
+def jobs_lines(
+    dev: str, bb: str, steps: int, costs: dict, jobs=JOBS, models=JOB_MODELS
+) -> tuple[list[str], dict[str, tuple[int, float]]]:
+    """The several-jobs section of the report (``jobs`` processes at once, each generator's
+    representative in ``models``; one at a time is ``costs``' pipeline + step), and per
+    generator the best number of jobs and its gain over one at a time (one at a time for a
+    generator not measured)."""
+    lines = ["", "Several configurations at once on one device (`run_all.py --jobs N`, one "
+             "process each; pipeline + step, determinism fast): images/s of all of them "
+             "together, and the gain over one at a time:", "",
+             "| model | 1 at once | " + " | ".join(f"{k} at once" for k in jobs) + " |",
+             "| --- | ---: |" + " ---: |" * len(jobs)]  # fmt: skip
+    best = dict.fromkeys(JOB_MODELS, (1, 1.0))
+    for generator, model in models.items():
+        one = BATCH / costs[model]["fed"]
+        gains = [at_once(model, k, dev, bb, steps) / one for k in jobs]
+        cells = [f"{g * one:.0f} ({g:.2f}×)" for g in gains]
+        lines.append(f"| {model} | {one:.0f} | " + " | ".join(cells) + " |")
+        k = max(range(len(jobs)), key=gains.__getitem__)
+        best[generator] = max(best[generator], (jobs[k], gains[k]), key=lambda b: b[1])
+    return lines, best
+
+
 def time_validation(t: Trainer, L: torch.Tensor, ab: torch.Tensor) -> float:
     """Seconds per photo of the trainer's validation pass (its batches as training makes them)."""
     batches = [(L[i : i + BATCH], ab[i : i + BATCH]) for i in range(0, len(L), BATCH)]
@@ -288,33 +357,46 @@ def time_inception(dev: str) -> float:
     return (time.perf_counter() - start) / BATCH
 
 
-def estimate_lines(costs: dict) -> list[str]:
+def estimate_lines(costs: dict, jobs: dict[str, tuple[int, float]]) -> list[str]:
     """The whole study (every configuration and the baselines, ``full`` profile) estimated
-    from the measured costs, for each data size in :data:`DATA_SIZES`."""
+    from the measured costs, for each data size in :data:`DATA_SIZES`: one configuration at a
+    time, and with the training of each generator's configurations sped up by the gain of its
+    best number of jobs at once (:func:`jobs_lines`; the evaluation stays one at a time)."""
     epochs, batch, every = FULL["epochs"], FULL["batch_size"], FULL["checkpoint_every"]
     commits = math.ceil(epochs / every)
     lines = ["", "## The whole study, estimated", "",
              f"Every configuration of both groups and {', '.join(BASELINES)}, {epochs} epochs, "
              f"batch {batch}, a commit every {every} epochs (pipeline + step, validation, the "
              "epoch's files, evaluation on every test photo), one configuration at a time:",
-             "", "| data | training | validation | files | evaluation | total | goal |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+             "", "| data | training | validation | files | evaluation | total | goal | "
+             "with several jobs |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
+    several = ", ".join(f"{k} {generator} at once" for generator, (k, _) in jobs.items())
     for name, (n_train, n_val, n_test) in DATA_SIZES.items():
         parts = {"train": 0.0, "val": 0.0, "files": 0.0, "eval": 0.0}
-        for c in costs.values():
+        trained = 0.0  # training, validation and files, each sped up by its kind's jobs
+        for model, c in costs.items():
             parts["eval"] += n_test * c["eval"]
             if "fed" not in c:
                 continue  # a baseline: evaluated only
-            parts["train"] += math.ceil(n_train / batch) * epochs * c["fed"]
-            parts["val"] += epochs * n_val * c["val"]
-            parts["files"] += (epochs - commits) * c["between"] + commits * c["commit"]
+            run = {"train": math.ceil(n_train / batch) * epochs * c["fed"],
+                   "val": epochs * n_val * c["val"],
+                   "files": (epochs - commits) * c["between"] + commits * c["commit"]}  # fmt: skip
+            for k, v in run.items():
+                parts[k] += v
+            trained += sum(run.values()) / jobs[make_config(model, "full").generator][1]
         total = sum(parts.values()) / 60
-        verdict = "met" if total <= GOAL_MINUTES else f"missed by {total - GOAL_MINUTES:.1f} min"
+        jobs_total = (trained + parts["eval"]) / 60
         lines.append(
             f"| {name} | " + " | ".join(f"{v / 60:.1f} min" for v in parts.values())
-            + f" | {total:.1f} min | ≤ {GOAL_MINUTES:.0f} min: {verdict} |"
+            + f" | {total:.1f} min | ≤ {GOAL_MINUTES:.0f} min: {verdict(total)} | "
+            f"{jobs_total:.1f} min ({several}): {verdict(jobs_total)} |"
         )
     return lines
+
+
+def verdict(minutes: float) -> str:
+    return "met" if minutes <= GOAL_MINUTES else f"missed by {minutes - GOAL_MINUTES:.1f} min"
 
 
 def cost_lines(costs: dict) -> list[str]:
@@ -402,7 +484,10 @@ def main() -> int:
         rows, costs = measure_configurations(dev, bb, tmp, L, ab, photos, args.steps, peak)
         lines += rows + [f"\nThe input pipeline alone: {BATCH / data_sec:.0f} images/s."]
         lines += variant_lines(dev, bb, tmp, L, ab, args.steps, args.no_compile)
-        lines += cost_lines(costs) + estimate_lines(costs)
+        # the dry run: A by two processes (the path; more would only cost the suite time)
+        dry = dict(jobs=(2,), models={"unet": "A"}) if dev == "cpu" else {}
+        jobs_rows, jobs = jobs_lines(dev, bb, args.steps, costs, **dry)
+        lines += jobs_rows + cost_lines(costs) + estimate_lines(costs, jobs)
         checked, ok = loss_check_lines(dev, bb, tmp, L.cpu(), ab.cpu())
         lines += checked
         if dev == "cuda":

@@ -32,7 +32,8 @@ def test_bench_json_lines_name_the_data_figures(photos, tmp_path):
 def test_the_gpu_checks_cpu_dry_run_covers_every_configuration(tmp_path):
     """benchmarks/gpu_check.py --cpu-dry-run: every trained configuration of both groups with
     determinism fast and exact, their validation, epoch-file and evaluation costs, the baselines'
-    evaluation, the whole-study estimate for both data sizes and the loss check, on the CPU
+    evaluation, A trained by two processes at once, the whole-study estimate for both data
+    sizes (one configuration at a time and several) and the loss check, on the CPU
     (its numbers mean nothing; torch.compile's path is tests/smoke/test_training.py's)."""
     from colorlib.config import BASELINES, model_ids
 
@@ -51,6 +52,8 @@ def test_the_gpu_checks_cpu_dry_run_covers_every_configuration(tmp_path):
     for gray in BASELINES:
         assert f"| {gray} | | | |" in report
     assert report.count("≤ 10 min:") == 2  # the shared photos and the Kaggle set
+    assert re_row(report, "A", 3)  # A trained by one process, and by two at once
+    assert report.count(" at once):") == 2  # the estimate with the best of them
     assert "Within bf16 tolerance (2e-2 relative): yes" in report
 
 

@@ -190,3 +190,23 @@ def test_batches_equal_single_samples_and_follow_the_epoch(bsds_train):
     ds.set_epoch(3)
     assert not torch.allclose(next(ds.batches(10, order=order))[1], ab)
     assert sample_seed(42, 2, 7) != sample_seed(42, 3, 7)
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="the side stream needs CUDA"))],
+)  # fmt: skip
+def test_batches_one_ahead_are_the_same_batches(bsds_train, device):
+    """Preparing batch k + 1 before batch k is handed out (on CUDA: on a side stream) feeds
+    the same batches, bit for bit, in the same order, the last (short) batch included."""
+    ds = ColorizationDataset(bsds_train[:10], augment=STUDY, seed=42)
+    ds.set_epoch(1)
+    order = [7, 2, 9, 0, 4, 1, 3, 8, 6, 5]
+    plain = list(ds.batches(4, order=order, device=device, ahead=False))
+    ahead = []
+    for L, ab in ds.batches(4, order=order, device=device, ahead=True):
+        ahead.append((L.clone(), ab.clone()))  # used on the current stream, as training does
+    assert [b[0].shape[0] for b in ahead] == [4, 4, 2]
+    for (L0, ab0), (L1, ab1) in zip(plain, ahead, strict=True):
+        assert torch.equal(L0, L1) and torch.equal(ab0, ab1)
