@@ -159,18 +159,46 @@ def _wait_for_kernel(page, status: str, timeout: float = 60_000) -> None:
 
 
 def _run_all(page) -> None:
-    """Run > Run All Cells from the menu bar, then wait until every code cell has run and the
-    kernel is idle."""
+    """Run > Run All Cells from the menu bar, then wait until the run has ended: the first code
+    cell has run, none is running or queued (``[*]``) and the kernel is idle. A cell that raises
+    ends Run All there (the cells after it keep an empty prompt): the saved notebook's error
+    output then names it, where waiting for every prompt would wait out the timeout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-    page.wait_for_function(
-        f"""() => {{
-            const prompts = [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }}""",
-        timeout=RUN_TIMEOUT_MS,
+    try:
+        page.wait_for_function(
+            f"""() => {{
+                const prompts = [...document.querySelectorAll(
+                    '{PANEL} .jp-CodeCell .jp-InputPrompt')];
+                const idle = document.querySelector(
+                    "{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']");
+                return prompts.length > 0 && /\\[\\d+\\]/.test(prompts[0].textContent)
+                    && prompts.every(p => !p.textContent.includes('*')) && idle !== null;
+            }}""",
+            timeout=RUN_TIMEOUT_MS,
+        )
+    except PlaywrightTimeout as err:
+        state = page.evaluate(
+            f"""() => ({{
+                prompts: [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]
+                    .map(p => p.textContent.trim()),
+                kernel: document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator')
+                    ?.getAttribute('data-status'),
+                dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText),
+            }})"""
+        )
+        timeout_s = RUN_TIMEOUT_MS / 1000
+        raise AssertionError(f"Run All did not end in {timeout_s:.0f} s: {state}") from err
+
+
+def _unrun(page) -> int:
+    """Code cells of the shown notebook whose prompt has no execution count."""
+    return page.evaluate(
+        f"""() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]
+            .filter(p => !/\\[\\d+\\]/.test(p.textContent)).length"""
     )
-    _wait_for_kernel(page, "idle", RUN_TIMEOUT_MS)
 
 
 def _save(page, lab: Lab, name: str) -> dict:
@@ -198,6 +226,7 @@ def _run_through_the_ui(page, lab: Lab, name: str) -> None:
     _run_all(page)
     errors = _errors(_save(page, lab, name))
     assert not errors, errors
+    assert _unrun(page) == 0, "Run All ended before the last cell, with no error output"
 
 
 def _no_console_error_and_only_localhost(page, lab: Lab) -> None:
