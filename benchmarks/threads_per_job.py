@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from colorlib.study.runner import job_threads
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -45,7 +47,7 @@ def main() -> None:
     parser.add_argument("--profile", default="smoke")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    modes = {f"{max(1, cores // args.jobs)} thread(s) per job (now)": None,
+    modes = {f"{job_threads(args.jobs)} thread(s) per job (now)": None,
              f"{cores} threads per job (before)": cores}  # fmt: skip
     times: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(args.rounds):

@@ -158,6 +158,11 @@ def _wait_for_kernel(page, status: str, timeout: float = 60_000) -> None:
     )
 
 
+# the shown notebook's code-cell prompts, as a JavaScript array; a run cell's reads [n]
+PROMPTS = f"[...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]"
+RAN = "/\\[\\d+\\]/"
+
+
 def _run_all(page) -> None:
     """Run > Run All Cells from the menu bar, then wait until the run has ended: the first code
     cell has run, none is running or queued (``[*]``) and the kernel is idle. A cell that raises
@@ -170,20 +175,16 @@ def _run_all(page) -> None:
     try:
         page.wait_for_function(
             f"""() => {{
-                const prompts = [...document.querySelectorAll(
-                    '{PANEL} .jp-CodeCell .jp-InputPrompt')];
-                const idle = document.querySelector(
-                    "{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']");
-                return prompts.length > 0 && /\\[\\d+\\]/.test(prompts[0].textContent)
-                    && prompts.every(p => !p.textContent.includes('*')) && idle !== null;
+                const prompts = {PROMPTS};
+                return prompts.length > 0 && {RAN}.test(prompts[0].textContent)
+                    && prompts.every(p => !p.textContent.includes('*'));
             }}""",
             timeout=RUN_TIMEOUT_MS,
         )
     except PlaywrightTimeout as err:
         state = page.evaluate(
             f"""() => ({{
-                prompts: [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]
-                    .map(p => p.textContent.trim()),
+                prompts: {PROMPTS}.map(p => p.textContent.trim()),
                 kernel: document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator')
                     ?.getAttribute('data-status'),
                 dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText),
@@ -191,14 +192,12 @@ def _run_all(page) -> None:
         )
         timeout_s = RUN_TIMEOUT_MS / 1000
         raise AssertionError(f"Run All did not end in {timeout_s:.0f} s: {state}") from err
+    _wait_for_kernel(page, "idle", RUN_TIMEOUT_MS)
 
 
 def _unrun(page) -> int:
     """Code cells of the shown notebook whose prompt has no execution count."""
-    return page.evaluate(
-        f"""() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]
-            .filter(p => !/\\[\\d+\\]/.test(p.textContent)).length"""
-    )
+    return page.evaluate(f"() => {PROMPTS}.filter(p => !{RAN}.test(p.textContent)).length")
 
 
 def _save(page, lab: Lab, name: str) -> dict:
