@@ -85,12 +85,14 @@ def lab(tmp_path_factory):
 ROOT = Path(__file__).resolve().parents[2]
 # what keeps a test server to itself, on top of `make lab`'s own (localhost, encrypted kernel
 # transport): no browser of its own, no update check or news feed (requests to jupyter.org),
-# no extension search on PyPI
+# no extension search on PyPI; and the app as `window.jupyterapp`, for the tests to read a
+# session's kernel state (KERNEL below)
 LAB_ARGS = [
     "--no-browser",
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     "--LabApp.news_url=None",
     "--LabApp.extension_manager=readonly",
+    "--LabApp.expose_app_in_browser=True",
 ]
 
 
@@ -150,10 +152,18 @@ def _open(page, lab: Lab, name: str) -> None:
     page.locator(f"{PANEL} .jp-Cell").first.click()
 
 
+# the shown notebook's kernel, as a JavaScript expression: its session's own, not the toolbar's
+# execution indicator, which reads 'idle' from the moment a notebook opens, before any kernel
+# exists (a Run All clicked then queues nothing, or asks which kernel to start: it did, 3 of 6
+# Run Alls on a loaded machine, 2026-12-06)
+KERNEL = "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+
+
 def _wait_for_kernel(page, status: str, timeout: float = 60_000) -> None:
-    page.wait_for_selector(
-        f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='{status}']",
-        state="attached",
+    """Until the shown notebook's kernel is connected and its status is ``status``."""
+    page.wait_for_function(
+        f"() => {{ const k = {KERNEL}; return k?.connectionStatus === 'connected'"
+        f" && k.status === '{status}'; }}",
         timeout=timeout,
     )
 
@@ -163,15 +173,33 @@ PROMPTS = f"[...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt'
 RAN = "/\\[\\d+\\]/"
 
 
+STARTED_MS = 30_000  # a Run All that has queued no cell by then has failed to start
+
+
 def _run_all(page) -> None:
     """Run > Run All Cells from the menu bar, then wait until the run has ended: the first code
     cell has run, none is running or queued (``[*]``) and the kernel is idle. A cell that raises
     ends Run All there (the cells after it keep an empty prompt): the saved notebook's error
-    output then names it, where waiting for every prompt would wait out the timeout."""
+    output then names it, where waiting for every prompt would wait out the timeout. A Run All
+    that queues nothing (no kernel: ``_open`` waits for one) fails at once with what is shown.
+    (Started means the first code cell has run or some cell is queued: a committed notebook
+    may keep an old count on a later cell.)"""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']:not(.lm-mod-disabled)").click()
+    try:
+        page.wait_for_function(
+            f"""() => {{
+                const prompts = {PROMPTS};
+                return prompts.length > 0 && ({RAN}.test(prompts[0].textContent)
+                    || prompts.some(p => p.textContent.includes('*')));
+            }}""",
+            timeout=STARTED_MS,
+        )
+    except PlaywrightTimeout as err:
+        wait_s = STARTED_MS / 1000
+        raise AssertionError(f"Run All queued no cell in {wait_s:.0f} s: {_state(page)}") from err
     try:
         page.wait_for_function(
             f"""() => {{
@@ -182,17 +210,20 @@ def _run_all(page) -> None:
             timeout=RUN_TIMEOUT_MS,
         )
     except PlaywrightTimeout as err:
-        state = page.evaluate(
-            f"""() => ({{
-                prompts: {PROMPTS}.map(p => p.textContent.trim()),
-                kernel: document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator')
-                    ?.getAttribute('data-status'),
-                dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText),
-            }})"""
-        )
         timeout_s = RUN_TIMEOUT_MS / 1000
-        raise AssertionError(f"Run All did not end in {timeout_s:.0f} s: {state}") from err
+        raise AssertionError(f"Run All did not end in {timeout_s:.0f} s: {_state(page)}") from err
     _wait_for_kernel(page, "idle", RUN_TIMEOUT_MS)
+
+
+def _state(page) -> dict:
+    """What the shown notebook looks like: its prompts, its kernel's status, any dialog."""
+    return page.evaluate(
+        f"""() => ({{
+            prompts: {PROMPTS}.map(p => p.textContent.trim()),
+            kernel: {KERNEL}?.status ?? 'none',
+            dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText),
+        }})"""
+    )
 
 
 def _unrun(page) -> int:
