@@ -12,7 +12,7 @@ are columns when the study computed them (``fid_kid``).
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -155,8 +155,19 @@ def targets(study: StudyPaths) -> str:
     return "\n".join(out)
 
 
-def main(results: str) -> None:
-    study = StudyPaths(Path(results), Path("models"))
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("results", help="a study's results folder (evaluated: its Evaluate/)")
+    results = Path(parser.parse_args(argv).results)
+    study = StudyPaths(results, Path("models"))
+    metrics = study.report()["metrics"]
+    if not metrics.is_file():
+        parser.error(
+            f"{metrics}: no such file; {results} is not an evaluated study (run run_all.py "
+            "with --results-dir, or tools/merge_seeds.py, to make one)"
+        )
     print(in_domain(study), end="\n\n")
     for name in study.test_sets():
         print(f"{name}:\n\n{test_set(study, name)}", end="\n\n")
@@ -165,4 +176,4 @@ def main(results: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()
