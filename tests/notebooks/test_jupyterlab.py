@@ -154,8 +154,8 @@ def _open(page, lab: Lab, name: str) -> None:
 
 # the shown notebook's kernel, as a JavaScript expression: its session's own, not the toolbar's
 # execution indicator, which reads 'idle' from the moment a notebook opens, before any kernel
-# exists (a Run All clicked then queues nothing, or asks which kernel to start: it did, 3 of 6
-# Run Alls on a loaded machine, 2026-12-06)
+# exists (a Run All clicked then queues nothing, or asks which kernel to start: it did, 2 of
+# the 3 Run Alls of one run of these tests on a loaded machine, 2026-12-06)
 KERNEL = "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
 
 
