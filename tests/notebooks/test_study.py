@@ -245,6 +245,23 @@ def test_run_all_over_two_seeds(tmp_path, run_all, cli):
     twice = cli.run([*map(str, argv), str(merged / "models"), *sources])
     assert twice.returncode != 0 and "exists: choose a new target" in twice.stderr
 
+    # --models: only the named configurations are linked; one missing from a source is refused
+    def merge_only(target: Path, names: str):
+        roots = [target / "results", target / "models"]
+        tool = ROOT / "tools" / "merge_seeds.py"
+        return cli.run([cli.PYTHON, *map(str, [tool, *roots]), *sources, "--models", names])
+
+    done = merge_only(tmp_path / "part", "A,GRAY")
+    assert done.returncode == 0, done.stdout + done.stderr
+    part = tmp_path / "part"
+    subset = pd.read_csv(part / "results" / "Evaluate" / "metrics_comparison.csv", index_col=0)
+    assert sorted(subset.index) == ["A", "GRAY"]
+    pd.testing.assert_series_equal(subset["psnr"], table.loc[subset.index, "psnr"])
+    assert not (part / "results" / "seed_1" / "B").exists()
+    assert not (part / "models" / "seed_1" / "B").exists()
+    wrong = merge_only(tmp_path / "wrong", "A,C")
+    assert wrong.returncode != 0 and "--models C not evaluated there" in wrong.stderr
+
 
 def test_one_failure_does_not_stop_the_others(tmp_path, run_all):
     # B's folder holds a training state from another configuration: B must fail, GRAY (after
