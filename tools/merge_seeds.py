@@ -15,9 +15,10 @@ of one configuration whose recorded configs differ in a "what" field other than 
 the split file's path (each one-seed study writes its split under its own root; the split
 itself is checked equal).
 
-``--models A,B,GRAY`` merges only those configurations (each must be evaluated in every
-source), so a study that trained more configurations for one seed than for the others can
-give just the shared ones; without it, every evaluated configuration of each source.
+``--models A,B,GRAY`` merges only those configurations (ids or groups, read as
+``run_all.py --models`` reads them; each must be evaluated in every source), so a study that
+trained more configurations for one seed than for the others can give just the shared ones;
+without it, every evaluated configuration of each source.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import filecmp
 import shutil
 from pathlib import Path
 
+from colorlib.config import select_models
+from colorlib.errors import ConfigError
 from colorlib.runs import StudyPaths, saved_config
 from colorlib.study.report import write_report
 
@@ -44,7 +47,7 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _chosen(study: StudyPaths, wanted: list[str] | None) -> list[str]:
+def _chosen(study: StudyPaths, wanted: tuple[str, ...] | None) -> list[str]:
     """The configurations of ``study`` to merge: ``wanted`` (each evaluated there), or all."""
     evaluated = study.evaluated_models()
     if not evaluated:
@@ -59,10 +62,10 @@ def _chosen(study: StudyPaths, wanted: list[str] | None) -> list[str]:
             f"{study.results}: --models {','.join(missing)} not evaluated there "
             f"(it has {','.join(evaluated)})"
         )
-    return wanted
+    return list(wanted)
 
 
-def main(results: str, models: str, *sources: str, only: list[str] | None = None) -> None:
+def main(results: str, models: str, *sources: str, only: tuple[str, ...] | None = None) -> None:
     target = StudyPaths(Path(results), Path(models))
     if target.results.exists() or target.models.exists():
         raise SystemExit(f"{target.results} or {target.models} exists: choose a new target")
@@ -111,5 +114,8 @@ if __name__ == "__main__":
         "--models", dest="only", metavar="A,B,...", help="configurations to merge (default all)"
     )
     args = parser.parse_args()
-    only = args.only.split(",") if args.only else None
+    try:
+        only = select_models(args.only) if args.only else None
+    except ConfigError as err:
+        raise SystemExit(f"--models: {err}") from None
     main(args.results, args.models, *args.sources, only=only)

@@ -251,9 +251,9 @@ def test_run_all_over_two_seeds(tmp_path, run_all, cli):
         tool = ROOT / "tools" / "merge_seeds.py"
         return cli.run([cli.PYTHON, *map(str, [tool, *roots]), *sources, "--models", names])
 
-    done = merge_only(tmp_path / "part", "A,GRAY")
-    assert done.returncode == 0, done.stdout + done.stderr
     part = tmp_path / "part"
+    done = merge_only(part, "A,GRAY")
+    assert done.returncode == 0, done.stdout + done.stderr
     subset = pd.read_csv(part / "results" / "Evaluate" / "metrics_comparison.csv", index_col=0)
     assert sorted(subset.index) == ["A", "GRAY"]
     pd.testing.assert_series_equal(subset["psnr"], table.loc[subset.index, "psnr"])
